@@ -1,0 +1,142 @@
+//! The `p2psec` binary as a user runs it: keygen, peer-id, demo, `--json`, and errors.
+#![cfg(feature = "cli")]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn p2psec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_p2psec"))
+        .args(args)
+        .output()
+        .expect("run p2psec")
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn keygen_then_peer_id_agree_for_every_key_type() {
+    let dir = std::env::temp_dir().join(format!("p2psec-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (ty, prefix) in [
+        ("ed25519", "12D3KooW"),
+        ("secp256k1", "16Uiu2HA"),
+        ("ecdsa", "Qm"),
+    ] {
+        let file = dir.join(format!("{ty}.key"));
+        let _ = std::fs::remove_file(&file);
+        let made = json_lines(&p2psec(&[
+            "keygen",
+            "--type",
+            ty,
+            "--out",
+            file.to_str().unwrap(),
+            "--json",
+        ]));
+        let made = &made[0];
+        assert_eq!(made["key_type"], ty);
+        assert!(made["peer_id"].as_str().unwrap().starts_with(prefix));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "key file readable by others");
+        }
+        let shown = json_lines(&p2psec(&[
+            "peer-id",
+            "--key",
+            file.to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(shown[0]["peer_id"], made["peer_id"]);
+        assert_eq!(shown[0]["peer_id_cid"], made["peer_id_cid"]);
+        // the public key hex gives the same id too
+        let by_hex = json_lines(&p2psec(&[
+            "peer-id",
+            made["public_key_hex"].as_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(by_hex[0]["peer_id"], made["peer_id"]);
+        // never overwrite an existing key
+        let again = p2psec(&["keygen", "--type", ty, "--out", file.to_str().unwrap()]);
+        assert!(!again.status.success());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn peer_id_of_the_spec_vector() {
+    let out = json_lines(&p2psec(&[
+        "peer-id",
+        "080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
+        "--json",
+    ]));
+    assert_eq!(
+        out[0]["peer_id"],
+        "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"
+    );
+    assert_eq!(
+        out[0]["peer_id_cid"],
+        "bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6"
+    );
+    assert_eq!(out[0]["key_type"], "ed25519");
+}
+
+#[test]
+fn bad_input_fails_with_a_named_error_on_stderr() {
+    for (args, needle) in [
+        (vec!["peer-id", "zz"], "not hex"),
+        (vec!["peer-id", "0809120100"], "unknown key type 9"),
+        (
+            vec!["peer-id", "08011201aa"],
+            "Ed25519 public key has length 1",
+        ),
+    ] {
+        let out = p2psec(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = p2psec(&["peer-id", "0809120100", "--json"]);
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(err["error"].as_str().unwrap().contains("unknown key type"));
+}
+
+#[test]
+fn demo_runs_every_case_and_keeps_next_layer_bytes() {
+    let records = json_lines(&p2psec(&["demo", "--json"]));
+    let ids: Vec<_> = records.iter().filter(|r| r["step"] == "identity").collect();
+    assert_eq!(ids.len(), 3);
+    let ms: Vec<_> = records
+        .iter()
+        .filter(|r| r["step"] == "multistream")
+        .collect();
+    assert_eq!(ms.len(), 3);
+    // rejected first choice: 5 flights, /noise agreed, bytes intact
+    assert_eq!(ms[0]["protocol"], "/noise");
+    assert_eq!(ms[0]["flights"], 5);
+    assert_eq!(ms[0]["dialer_next_layer_bytes_intact"], true);
+    assert_eq!(ms[0]["listener_next_layer_bytes_intact"], true);
+    // lazy: the dialer's data rides in flight 1, done in 2 flights
+    assert_eq!(ms[1]["protocol"], "/noise");
+    assert_eq!(ms[1]["flights"], 2);
+    assert_eq!(ms[1]["listener_next_layer_bytes_intact"], true);
+    // no overlap: a named error
+    assert_eq!(ms[2]["protocol"], Value::Null);
+    assert!(ms[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("rejected every proposed protocol"));
+}
