@@ -10,6 +10,7 @@
 //! | [`identity`] | key pairs, the protobuf key encoding, [`PeerId`] | always |
 //! | [`multistream`] | multistream-select 1.0 dialer and listener | always |
 //! | [`multiaddr`] | the text multiaddr, its `/p2p/` PeerId and TCP address | always |
+//! | [`noise`] | `/noise`: the XX handshake with the libp2p payload, the transport | `noise` |
 //!
 //! Every machine follows one pattern (see `STYLE.md` in the project's shared notes):
 //! `handle_input(&[u8]) -> Result<usize, Error>` consumes what it can use and returns
@@ -54,6 +55,8 @@ extern crate std;
 pub mod identity;
 pub mod multiaddr;
 pub mod multistream;
+#[cfg(feature = "noise")]
+pub mod noise;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,0 +1,432 @@
+//! The XX handshake machines. [`Initiator`] and [`Responder`] are thin role wrappers over
+//! one [`Core`], since the steps differ only in order:
+//!
+//! | msg | direction | tokens | payload |
+//! |---|---|---|---|
+//! | 1 | initiator → responder | `e` | empty |
+//! | 2 | responder → initiator | `e, ee, s, es` | responder's identity, muxers, certhashes |
+//! | 3 | initiator → responder | `s, se` | initiator's identity, muxers |
+//!
+//! Each side verifies the peer's payload before it sends anything more: the initiator
+//! checks message 2 before writing message 3 (as go-libp2p does; rust-libp2p checks only
+//! after sending it).
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::crypto::{Resolver, DH_LEN};
+use super::payload::Payload;
+use super::transport::{RecvHalf, SendHalf, Session};
+use super::{Config, Error, MAX_FRAME_LEN, PROTOCOL_NAME, STATIC_KEY_DOMAIN, TAG_LEN};
+use crate::identity::{PeerId, PublicKey};
+
+/// What a handshake reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The remote's identity signature verified (and matched the expected PeerId).
+    /// Initiator: from message 2, before message 3 is queued. Responder: from message 3.
+    RemoteIdentified {
+        /// Who the remote proved to be.
+        peer_id: PeerId,
+    },
+    /// The handshake is complete: take the session with `into_session`. For the initiator
+    /// this comes with message 3 queued in `poll_transmit`; the caller may send transport
+    /// frames right after it.
+    Complete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Initiator: message 1 queued, awaiting message 2. Responder: awaiting message 1.
+    First,
+    /// Responder: message 2 queued, awaiting message 3.
+    Second,
+    Done,
+}
+
+struct Remote {
+    public_key: PublicKey,
+    peer_id: PeerId,
+    stream_muxers: Vec<String>,
+    webtransport_certhashes: Vec<Vec<u8>>,
+}
+
+struct Core {
+    config: Config,
+    hs: snow::HandshakeState,
+    initiator: bool,
+    expected_peer: Option<PeerId>,
+    step: Step,
+    remote: Option<Remote>,
+    out: Vec<u8>,
+    events: VecDeque<Event>,
+    error: Option<Error>,
+}
+
+impl Core {
+    fn new<R: CryptoRng + ?Sized>(
+        config: &Config,
+        initiator: bool,
+        expected_peer: Option<PeerId>,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let mut ephemeral_secret = Zeroizing::new([0u8; DH_LEN]);
+        rng.fill_bytes(&mut ephemeral_secret[..]);
+        let misuse = |_| Error::ApiMisuse("snow refused the Noise parameters");
+        let params = PROTOCOL_NAME.parse().map_err(misuse)?;
+        let builder = snow::Builder::with_resolver(
+            params,
+            alloc::boxed::Box::new(Resolver { ephemeral_secret }),
+        )
+        .local_private_key(&config.inner.static_secret[..])
+        .map_err(misuse)?
+        .prologue(&config.inner.prologue)
+        .map_err(misuse)?;
+        let hs = if initiator {
+            builder.build_initiator()
+        } else {
+            builder.build_responder()
+        }
+        .map_err(misuse)?;
+        let mut core = Self {
+            config: config.clone(),
+            hs,
+            initiator,
+            expected_peer,
+            step: Step::First,
+            remote: None,
+            out: Vec::new(),
+            events: VecDeque::new(),
+            error: None,
+        };
+        if initiator {
+            core.write(&[], 1)?;
+        }
+        Ok(core)
+    }
+
+    /// Writes one handshake message with its 2-byte length into `out`.
+    fn write(&mut self, payload: &[u8], message: u8) -> Result<(), Error> {
+        // e, s and two tags at most, plus the payload
+        let mut buf = vec![0u8; (payload.len() + 2 * DH_LEN + 2 * TAG_LEN).min(MAX_FRAME_LEN)];
+        let len = self
+            .hs
+            .write_message(payload, &mut buf)
+            .map_err(|e| Error::Handshake {
+                message,
+                reason: e.to_string(),
+            })?;
+        let len16 = u16::try_from(len)
+            .map_err(|_| Error::ApiMisuse("payload too large for a Noise message"))?;
+        self.out.extend_from_slice(&len16.to_be_bytes());
+        self.out
+            .extend_from_slice(buf.get(..len).unwrap_or_default());
+        Ok(())
+    }
+
+    fn our_payload(&self) -> Vec<u8> {
+        let c = &self.config.inner;
+        Payload {
+            identity_key: c.identity_key.clone(),
+            identity_sig: c.identity_sig.clone(),
+            // certificate hashes are the responder's (WebTransport server's) to send
+            webtransport_certhashes: if self.initiator {
+                Vec::new()
+            } else {
+                c.webtransport_certhashes.clone()
+            },
+            stream_muxers: c.stream_muxers.clone(),
+            has_extensions: false,
+        }
+        .encode()
+    }
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let mut consumed = 0;
+        // one message per step; stop at completion (what follows is transport data)
+        while self.step != Step::Done {
+            let rest = bytes.get(consumed..).unwrap_or_default();
+            let [hi, lo, body @ ..] = rest else { break };
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let Some(message) = body.get(..len) else {
+                break;
+            };
+            if let Err(e) = self.process(message) {
+                self.out.clear();
+                self.events.clear();
+                self.error = Some(e.clone());
+                return Err(e);
+            }
+            consumed += 2 + len;
+        }
+        Ok(consumed)
+    }
+
+    fn process(&mut self, message: &[u8]) -> Result<(), Error> {
+        let number = match (self.initiator, self.step) {
+            (false, Step::First) => 1,
+            (true, Step::First) => 2,
+            (false, Step::Second) => 3,
+            _ => return Err(Error::ApiMisuse("no handshake message expected")),
+        };
+        // XX sizes: msg1 = e (32); msg2 = e (32) + s (32+16) + payload+16; msg3 = s (48) + payload+16
+        let min = match number {
+            1 => DH_LEN,
+            2 => DH_LEN + DH_LEN + TAG_LEN + TAG_LEN,
+            _ => DH_LEN + TAG_LEN + TAG_LEN,
+        };
+        if message.len() < min {
+            return Err(Error::BadMessageLength {
+                message: number,
+                len: message.len(),
+                expected: match number {
+                    1 => "at least 32",
+                    2 => "at least 96",
+                    _ => "at least 64",
+                },
+            });
+        }
+        let mut payload = vec![0u8; message.len()];
+        let n = self
+            .hs
+            .read_message(message, &mut payload)
+            .map_err(|e| Error::Handshake {
+                message: number,
+                reason: e.to_string(),
+            })?;
+        let payload = payload.get(..n).unwrap_or_default();
+        match number {
+            1 => {
+                if !payload.is_empty() {
+                    return Err(Error::PayloadInFirstMessage { len: payload.len() });
+                }
+                let ours = self.our_payload();
+                self.write(&ours, 2)?;
+                self.step = Step::Second;
+            }
+            2 => {
+                self.verify(payload, 2)?;
+                let ours = self.our_payload();
+                self.write(&ours, 3)?;
+                self.step = Step::Done;
+                self.events.push_back(Event::Complete);
+            }
+            _ => {
+                self.verify(payload, 3)?;
+                self.step = Step::Done;
+                self.events.push_back(Event::Complete);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the peer's payload: identity key, signature over the static key it just
+    /// proved in this handshake, expected PeerId, muxer overlap.
+    fn verify(&mut self, payload: &[u8], message: u8) -> Result<(), Error> {
+        let p = Payload::decode(payload).map_err(|source| Error::Payload { message, source })?;
+        if p.identity_key.is_empty() {
+            return Err(Error::MissingIdentity {
+                field: "identity_key",
+            });
+        }
+        if p.identity_sig.is_empty() {
+            return Err(Error::MissingIdentity {
+                field: "identity_sig",
+            });
+        }
+        let public_key =
+            PublicKey::try_decode_protobuf(&p.identity_key).map_err(Error::IdentityKey)?;
+        let remote_static = self
+            .hs
+            .get_remote_static()
+            .ok_or(Error::ApiMisuse("no remote static key after its message"))?;
+        let mut signed = Vec::with_capacity(STATIC_KEY_DOMAIN.len() + DH_LEN);
+        signed.extend_from_slice(STATIC_KEY_DOMAIN);
+        signed.extend_from_slice(remote_static);
+        if !public_key.verify(&signed, &p.identity_sig) {
+            return Err(Error::BadSignature);
+        }
+        let peer_id = public_key.to_peer_id();
+        if let Some(expected) = self.expected_peer {
+            if expected != peer_id {
+                return Err(Error::UnexpectedPeer {
+                    expected,
+                    got: peer_id,
+                });
+            }
+        }
+        let ours = &self.config.inner.stream_muxers;
+        if !ours.is_empty()
+            && !p.stream_muxers.is_empty()
+            && self.select_muxer(&p.stream_muxers).is_none()
+        {
+            return Err(Error::NoCommonMuxer {
+                ours: ours.clone(),
+                theirs: p.stream_muxers,
+            });
+        }
+        self.events.push_back(Event::RemoteIdentified { peer_id });
+        self.remote = Some(Remote {
+            public_key,
+            peer_id,
+            stream_muxers: p.stream_muxers,
+            webtransport_certhashes: p.webtransport_certhashes,
+        });
+        Ok(())
+    }
+
+    /// The spec's rule: the first entry of the initiator's list the responder supports.
+    fn select_muxer(&self, theirs: &[String]) -> Option<String> {
+        let ours = &self.config.inner.stream_muxers;
+        let (initiator_list, responder_list) = if self.initiator {
+            (ours.as_slice(), theirs)
+        } else {
+            (theirs, ours.as_slice())
+        };
+        initiator_list
+            .iter()
+            .find(|m| responder_list.contains(m))
+            .cloned()
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.out.len();
+        out.append(&mut self.out);
+        n
+    }
+
+    fn into_session(mut self) -> Result<Session, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.step != Step::Done || !self.out.is_empty() {
+            return Err(Error::ApiMisuse(
+                "into_session before Complete and before draining poll_transmit",
+            ));
+        }
+        let remote = self
+            .remote
+            .take()
+            .ok_or(Error::ApiMisuse("handshake finished without a remote"))?;
+        let muxer = self.select_muxer(&remote.stream_muxers);
+        let mut handshake_hash = [0u8; 32];
+        handshake_hash.copy_from_slice(self.hs.get_handshake_hash().get(..32).unwrap_or(&[0; 32]));
+        let (k1, k2) = self.hs.dangerously_get_raw_split();
+        let (k1, k2) = (Zeroizing::new(k1), Zeroizing::new(k2));
+        // c1 carries initiator -> responder, c2 the other way (Noise Split())
+        let (send, recv) = if self.initiator {
+            (&k1, &k2)
+        } else {
+            (&k2, &k1)
+        };
+        Ok(Session {
+            send: SendHalf::new(send),
+            recv: RecvHalf::new(recv),
+            remote_peer_id: remote.peer_id,
+            remote_public_key: remote.public_key,
+            muxer,
+            remote_webtransport_certhashes: remote.webtransport_certhashes,
+            handshake_hash,
+        })
+    }
+}
+
+macro_rules! role {
+    ($name:ident, $initiator:expr, $doc:literal) => {
+        #[doc = $doc]
+        ///
+        /// # Call contract
+        /// 1. `new` (the initiator queues message 1 at once).
+        /// 2. Until `Event::Complete`: send what `poll_transmit` appends; feed every byte
+        ///    from the peer to `handle_input` (keep what it does not consume and hand it
+        ///    over again with the next bytes); drain `poll_event`.
+        /// 3. After `Complete`, drain `poll_transmit` one last time (the initiator's
+        ///    message 3), then `into_session`. Bytes `handle_input` did not consume are
+        ///    transport frames for the session's [`RecvHalf`].
+        ///
+        /// After an error the machine is poisoned: every `handle_input` returns it again,
+        /// nothing more is transmitted.
+        pub struct $name(Core);
+
+        impl $name {
+            /// Feeds bytes from the peer; returns how many were consumed (whole messages
+            /// only, never past the end of the handshake).
+            pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+                self.0.handle_input(bytes)
+            }
+
+            /// Appends the bytes to send now; returns how many.
+            #[must_use]
+            pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+                self.0.poll_transmit(out)
+            }
+
+            /// The next event, if any.
+            #[must_use]
+            pub fn poll_event(&mut self) -> Option<Event> {
+                self.0.events.pop_front()
+            }
+
+            /// Whether the handshake is complete.
+            pub fn is_complete(&self) -> bool {
+                self.0.step == Step::Done && self.0.error.is_none()
+            }
+
+            /// The remote's PeerId, once verified.
+            pub fn remote_peer_id(&self) -> Option<PeerId> {
+                self.0.remote.as_ref().map(|r| r.peer_id)
+            }
+
+            /// The established session. Errors if the handshake is not complete, if
+            /// `poll_transmit` still holds the last message, or with the handshake's error.
+            pub fn into_session(self) -> Result<Session, Error> {
+                self.0.into_session()
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("step", &self.0.step)
+                    .field("remote", &self.remote_peer_id())
+                    .field("error", &self.0.error)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+role!(Initiator, true, "The Noise initiator (the dialer's side).");
+role!(
+    Responder,
+    false,
+    "The Noise responder (the listener's side)."
+);
+
+impl Initiator {
+    /// A handshake as initiator; queues message 1. `expected_peer` (from the dial address)
+    /// ends the handshake with [`Error::UnexpectedPeer`] if the responder proves another
+    /// identity. The ephemeral key is drawn from `rng`.
+    pub fn new<R: CryptoRng + ?Sized>(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        Core::new(config, true, expected_peer, rng).map(Self)
+    }
+}
+
+impl Responder {
+    /// A handshake as responder. The ephemeral key is drawn from `rng`.
+    pub fn new<R: CryptoRng + ?Sized>(config: &Config, rng: &mut R) -> Result<Self, Error> {
+        Core::new(config, false, None, rng).map(Self)
+    }
+}
