@@ -225,16 +225,14 @@ impl RecvHalf {
         if self.nonce == u64::MAX {
             return Err(self.fail(Error::NonceExhausted));
         }
-        let (body, tag) = frame.split_at_mut(len - TAG_LEN);
-        let mut tag_arr = [0u8; TAG_LEN];
-        tag_arr.copy_from_slice(tag);
-        if !self.cipher.open(self.nonce, body, &tag_arr) {
+        if !self.cipher.open(self.nonce, frame) {
             return Err(self.fail(Error::Decrypt));
         }
         self.nonce += 1;
+        let plaintext = frame.get(..len - TAG_LEN).unwrap_or_default();
         Ok(Some(Opened {
             consumed: LEN_PREFIX + len,
-            plaintext: body,
+            plaintext,
         }))
     }
 
