@@ -143,6 +143,7 @@ pub(crate) fn run(_args: Args, out: &Output) -> Result<(), CliError> {
         out.say(&format!("\n== multistream-select: {title} =="));
         negotiate(out, title, proposals, supported, version)?;
     }
+    crate::demo_noise::run(out)?;
     Ok(())
 }
 

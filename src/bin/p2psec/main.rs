@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod demo_noise;
 mod keygen;
 mod output;
 mod peer_id;
