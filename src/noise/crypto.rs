@@ -14,6 +14,7 @@
 //! RNG when a handshake is created and handed to snow through [`OneShotRandom`].
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use sha2::Digest;
 use snow::params::{CipherChoice, DHChoice, HashChoice};
 use snow::resolvers::CryptoResolver;
@@ -33,9 +34,24 @@ fn nonce_bytes(counter: u64) -> [u8; 12] {
     n
 }
 
-/// X25519 public key of a secret (clamped per RFC 7748).
-pub(crate) fn x25519_public(secret: &[u8; DH_LEN]) -> [u8; DH_LEN] {
-    backend::X25519Key::new(secret).map_or([0; DH_LEN], |k| k.public)
+/// A static X25519 key parsed once per [`Config`](super::Config): deriving the public key
+/// costs about as much as a DH, so handshakes share this one instead of redoing it.
+pub(crate) struct StaticKey {
+    secret: Zeroizing<[u8; DH_LEN]>,
+    key: Arc<backend::X25519Key>,
+}
+
+impl StaticKey {
+    pub(crate) fn new(secret: Zeroizing<[u8; DH_LEN]>) -> Option<Self> {
+        let key = Arc::new(backend::X25519Key::new(&secret)?);
+        Some(Self { secret, key })
+    }
+    pub(crate) fn public(&self) -> [u8; DH_LEN] {
+        self.key.public
+    }
+    pub(crate) fn secret(&self) -> &[u8; DH_LEN] {
+        &self.secret
+    }
 }
 
 #[cfg(feature = "aws-lc-rs")]
@@ -227,6 +243,7 @@ mod backend {
 /// Resolves `Noise_XX_25519_ChaChaPoly_SHA256` to our primitives; nothing else.
 pub(crate) struct Resolver {
     pub(crate) ephemeral_secret: Zeroizing<[u8; DH_LEN]>,
+    pub(crate) static_key: Arc<StaticKey>,
 }
 
 impl CryptoResolver for Resolver {
@@ -237,7 +254,12 @@ impl CryptoResolver for Resolver {
         }))
     }
     fn resolve_dh(&self, choice: &DHChoice) -> Option<Box<dyn Dh>> {
-        matches!(choice, DHChoice::Curve25519).then(|| Box::new(X25519::default()) as Box<dyn Dh>)
+        matches!(choice, DHChoice::Curve25519).then(|| {
+            Box::new(X25519 {
+                known_static: Some(self.static_key.clone()),
+                ..X25519::default()
+            }) as Box<dyn Dh>
+        })
     }
     fn resolve_hash(&self, choice: &HashChoice) -> Option<Box<dyn Hash>> {
         matches!(choice, HashChoice::SHA256).then(|| Box::new(Sha256::default()) as Box<dyn Hash>)
@@ -271,7 +293,9 @@ impl Random for OneShotRandom {
 #[derive(Default)]
 struct X25519 {
     secret: Zeroizing<[u8; DH_LEN]>,
-    key: Option<backend::X25519Key>,
+    key: Option<Arc<backend::X25519Key>>,
+    /// The config's static key: `set` with its secret reuses the parsed key.
+    known_static: Option<Arc<StaticKey>>,
 }
 
 impl Dh for X25519 {
@@ -287,12 +311,16 @@ impl Dh for X25519 {
     fn set(&mut self, privkey: &[u8]) {
         if let Ok(secret) = <[u8; DH_LEN]>::try_from(privkey) {
             *self.secret = secret;
-            self.key = backend::X25519Key::new(&secret);
+            self.key = match &self.known_static {
+                // both sides of the comparison are our own secret: nothing for a peer to time
+                Some(k) if k.secret[..] == secret[..] => Some(k.key.clone()),
+                _ => backend::X25519Key::new(&secret).map(Arc::new),
+            };
         }
     }
     fn generate(&mut self, rng: &mut dyn Random) -> Result<(), snow::Error> {
         rng.try_fill_bytes(&mut self.secret[..])?;
-        self.key = backend::X25519Key::new(&self.secret);
+        self.key = backend::X25519Key::new(&self.secret).map(Arc::new);
         self.key.as_ref().map(drop).ok_or(snow::Error::Dh)
     }
     fn pubkey(&self) -> &[u8] {

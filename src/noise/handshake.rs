@@ -81,9 +81,12 @@ impl Core {
         let params = PROTOCOL_NAME.parse().map_err(misuse)?;
         let builder = snow::Builder::with_resolver(
             params,
-            alloc::boxed::Box::new(Resolver { ephemeral_secret }),
+            alloc::boxed::Box::new(Resolver {
+                ephemeral_secret,
+                static_key: config.inner.static_key.clone(),
+            }),
         )
-        .local_private_key(&config.inner.static_secret[..])
+        .local_private_key(&config.inner.static_key.secret()[..])
         .map_err(misuse)?
         .prologue(&config.inner.prologue)
         .map_err(misuse)?;

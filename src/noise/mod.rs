@@ -64,8 +64,7 @@ pub struct Config {
 struct Inner {
     identity_key: Vec<u8>,
     identity_sig: Vec<u8>,
-    static_secret: Zeroizing<[u8; 32]>,
-    static_public: [u8; 32],
+    static_key: Arc<crypto::StaticKey>,
     prologue: Vec<u8>,
     stream_muxers: Vec<String>,
     webtransport_certhashes: Vec<Vec<u8>>,
@@ -85,7 +84,10 @@ impl Config {
         identity: &Keypair,
         static_secret: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
-        let static_public = crypto::x25519_public(&static_secret);
+        let static_key = crypto::StaticKey::new(static_secret).ok_or(Error::ApiMisuse(
+            "the X25519 backend refused the static key",
+        ))?;
+        let static_public = static_key.public();
         let mut signed = Vec::with_capacity(STATIC_KEY_DOMAIN.len() + 32);
         signed.extend_from_slice(STATIC_KEY_DOMAIN);
         signed.extend_from_slice(&static_public);
@@ -94,8 +96,7 @@ impl Config {
             inner: Arc::new(Inner {
                 identity_key: identity.public().encode_protobuf(),
                 identity_sig,
-                static_secret,
-                static_public,
+                static_key: Arc::new(static_key),
                 prologue: Vec::new(),
                 stream_muxers: Vec::new(),
                 webtransport_certhashes: Vec::new(),
@@ -134,7 +135,7 @@ impl Config {
 
     /// The static X25519 public key this configuration's handshakes prove.
     pub fn static_public_key(&self) -> [u8; 32] {
-        self.inner.static_public
+        self.inner.static_key.public()
     }
 }
 
