@@ -57,6 +57,8 @@ pub mod multiaddr;
 pub mod multistream;
 #[cfg(feature = "noise")]
 pub mod noise;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 #[doc(hidden)]
 pub mod fuzzing;

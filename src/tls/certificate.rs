@@ -1,0 +1,921 @@
+//! The libp2p TLS certificate: generating ours, verifying a peer's (spec tls/tls.md,
+//! "Peer Authentication" and "libp2p Public Key Extension").
+//!
+//! Ours is self-signed with a fresh ECDSA P-256 key (ecdsa-with-SHA256), valid from one
+//! hour before the caller's `now` (peers' clocks lag) for [`VALIDITY_SECS`], with a random
+//! positive serial below 2^63, subject = issuer = `serialNumber=<that serial>` (RFC 5280
+//! wants a non-empty issuer; go-libp2p does the same with another random number), no
+//! unique ids, and one extension: the libp2p Public Key Extension, marked critical as
+//! rust-libp2p does (go-libp2p marks it non-critical; both accept either).
+//!
+//! A peer's certificate is checked in the order of the spec notes: size, DER, validity
+//! window, unique ids, extensions, self-signature, SignedKey, host key, extension
+//! signature, PeerId (and the expected PeerId for a dialer). Parsing is x509-parser's
+//! (extensions left unparsed: p2psec processes none but the libp2p one); the exact
+//! algorithm identifiers, the signed `tbsCertificate` bytes and the signature come from a
+//! small strict DER reader in this file, and signatures are verified with rustls-webpki's
+//! aws-lc-rs algorithms, matched to the certificate by their exact DER identifiers.
+
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+use core::fmt;
+
+use p256::ecdsa::{signature::Signer, Signature, SigningKey};
+use p256::elliptic_curve::Generate;
+use p256::pkcs8::EncodePrivateKey;
+use rand_core::CryptoRng;
+use rustls::pki_types::SignatureVerificationAlgorithm;
+use rustls::SignatureScheme;
+use webpki::aws_lc_rs as algs;
+use x509_parser::certificate::X509CertificateParser;
+use x509_parser::nom::Parser;
+use x509_parser::time::ASN1Time;
+use x509_parser::x509::{AlgorithmIdentifier, X509Version};
+use zeroize::Zeroizing;
+
+use super::{Error, EXTENSION_OID, SIGNING_PREFIX};
+use crate::identity::{Keypair, PeerId, PublicKey};
+
+/// Largest certificate accepted, checked before parsing: rustls 0.23 refuses handshake
+/// messages above 0xffff bytes, so no certificate it delivers can be larger. Real libp2p
+/// certificates are 400-600 bytes (ECDSA), under 3 KiB with an RSA-8192 key.
+pub const MAX_CERTIFICATE_LEN: usize = 0xffff;
+
+/// How long our certificates are valid after `now`: 365 days. The certificate key signs
+/// every handshake, and the identity signature in the extension delegates the identity to
+/// that key until `notAfter`, so a stolen certificate key impersonates the peer for this
+/// long. go-libp2p uses 100 years and rust-libp2p 1975..4096, which make that delegation
+/// permanent. One year bounds it and is far beyond any clock skew; whoever holds a
+/// [`Certificate`] must make a new one before [`Certificate::not_after`].
+pub const VALIDITY_SECS: u64 = 365 * 24 * 60 * 60;
+
+/// How far before `now` our certificates start (go-libp2p's choice): a peer whose clock is
+/// up to an hour behind still accepts them.
+pub const NOT_BEFORE_SKEW_SECS: u64 = 60 * 60;
+
+/// The content bytes of the libp2p extension's OID (spec: `06 0a` followed by these).
+const EXTENSION_OID_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xa2, 0x5a, 0x01, 0x01];
+
+/// X.520 `serialNumber` (2.5.4.5), the subject attribute of our certificates.
+const ATTRIBUTE_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
+
+// ---- our certificate ----
+
+/// Our certificate and its private key, ready for rustls: the DER certificate and the
+/// PKCS#8 DER key (wiped on drop). `Debug` never shows the key.
+#[derive(Clone)]
+pub struct Certificate {
+    der: Vec<u8>,
+    private_key_der: Zeroizing<Vec<u8>>,
+    not_before: u64,
+    not_after: u64,
+}
+
+impl Certificate {
+    /// A new self-signed certificate for `identity`, valid from `now_unix` minus
+    /// [`NOT_BEFORE_SKEW_SECS`] to `now_unix` plus [`VALIDITY_SECS`] (Unix seconds).
+    ///
+    /// The certificate key (ECDSA P-256) and the serial come from `rng`; the certificate
+    /// and extension signatures are deterministic (RFC 6979 for ECDSA, and the identity's
+    /// own rule), so the same identity, time and RNG state give the same bytes.
+    pub fn generate<R: CryptoRng + ?Sized>(
+        identity: &Keypair,
+        now_unix: u64,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let key = CertKey::new(SigningKey::generate_from_rng(rng));
+        // RFC 5280 §4.1.2.2: a positive integer of at most 20 octets; below 2^63 it fits a
+        // signed 64-bit integer everywhere (go-libp2p draws below 2^62)
+        let serial = (rng.next_u64() >> 1).max(1);
+
+        let not_before = now_unix.saturating_sub(NOT_BEFORE_SKEW_SECS);
+        let not_after = now_unix
+            .checked_add(VALIDITY_SECS)
+            .ok_or_else(|| generation("notAfter overflows"))?;
+
+        // The identity signs the SubjectPublicKeyInfo exactly as rcgen writes it into the
+        // certificate (the same encoder produces both).
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+        let mut signed = Vec::with_capacity(SIGNING_PREFIX.len() + spki.len());
+        signed.extend_from_slice(SIGNING_PREFIX);
+        signed.extend_from_slice(&spki);
+        let signature = identity.sign(&signed).map_err(Error::Signing)?;
+        let signed_key = encode_signed_key(&identity.public().encode_protobuf(), &signature);
+        let mut extension = rcgen::CustomExtension::from_oid_content(EXTENSION_OID, signed_key);
+        extension.set_criticality(true);
+
+        let mut name = rcgen::DistinguishedName::new();
+        let serial_text = rcgen::string::PrintableString::try_from(serial.to_string())
+            .map_err(|e| generation(&e.to_string()))?;
+        name.push(
+            rcgen::DnType::CustomDnType(ATTRIBUTE_SERIAL_NUMBER.to_vec()),
+            rcgen::DnValue::PrintableString(serial_text),
+        );
+
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = name;
+        // rcgen takes `time::OffsetDateTime`, from a crate p2psec does not depend on
+        // directly; x509-parser builds one from Unix seconds.
+        params.not_before = asn1_time(not_before)?.to_datetime();
+        params.not_after = asn1_time(not_after)?.to_datetime();
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial.to_be_bytes()));
+        params.custom_extensions.push(extension);
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| generation(&e.to_string()))?;
+
+        let private_key_der = key
+            .key
+            .to_pkcs8_der()
+            .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
+            .map_err(|e| generation(&e.to_string()))?;
+        Ok(Self {
+            der: cert.der().to_vec(),
+            private_key_der,
+            not_before,
+            not_after,
+        })
+    }
+
+    /// The certificate, DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The certificate's private key: PKCS#8 DER (`PrivateKeyDer::Pkcs8` for rustls).
+    pub fn private_key_pkcs8_der(&self) -> &[u8] {
+        &self.private_key_der
+    }
+
+    /// `notBefore`, Unix seconds.
+    pub fn not_before(&self) -> u64 {
+        self.not_before
+    }
+
+    /// `notAfter`, Unix seconds.
+    pub fn not_after(&self) -> u64 {
+        self.not_after
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("tls::Certificate")
+            .field("der_len", &self.der.len())
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+fn generation(reason: &str) -> Error {
+    Error::CertificateGeneration {
+        reason: reason.to_string(),
+    }
+}
+
+fn asn1_time(unix: u64) -> Result<ASN1Time, Error> {
+    let secs = i64::try_from(unix).map_err(|_| generation("time out of range"))?;
+    ASN1Time::from_timestamp(secs).map_err(|_| generation("time out of range"))
+}
+
+/// The certificate key as rcgen sees it. Signing goes through p256 with RFC 6979 nonces:
+/// rcgen's own `KeyPair` would sign with aws-lc-rs and nonces from the OS, which is
+/// randomness the caller does not control.
+struct CertKey {
+    key: SigningKey,
+    /// The uncompressed SEC1 point: the `subjectPublicKey` bits.
+    point: Vec<u8>,
+}
+
+impl CertKey {
+    fn new(key: SigningKey) -> Self {
+        let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        Self { key, point }
+    }
+}
+
+impl rcgen::PublicKeyData for CertKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.point
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for CertKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let signature: Signature = self.key.sign(msg);
+        Ok(signature.to_der().as_bytes().to_vec())
+    }
+}
+
+// ---- verifying a peer's certificate ----
+
+/// The self-signature algorithms accepted (rust-libp2p's set). Each pins the key type
+/// and, for ECDSA, the curve to the hash: P-256 with SHA-256, P-384 with SHA-384.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignatureAlgorithm {
+    /// ecdsa-with-SHA256 over a P-256 key (what go-libp2p, rust-libp2p and p2psec make).
+    EcdsaP256Sha256,
+    /// ecdsa-with-SHA384 over a P-384 key.
+    EcdsaP384Sha384,
+    /// Ed25519 (RFC 8410).
+    Ed25519,
+    /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, salt 32) over an rsaEncryption key.
+    RsaPssSha256,
+    /// RSASSA-PSS with SHA-384 (MGF1 SHA-384, salt 48) over an rsaEncryption key.
+    RsaPssSha384,
+    /// RSASSA-PSS with SHA-512 (MGF1 SHA-512, salt 64) over an rsaEncryption key.
+    RsaPssSha512,
+    /// sha256WithRSAEncryption. Parses, but TLS 1.3 forbids PKCS#1 v1.5 in
+    /// `CertificateVerify`, so a handshake with such a certificate always fails.
+    RsaPkcs1Sha256,
+    /// sha384WithRSAEncryption (see [`SignatureAlgorithm::RsaPkcs1Sha256`]).
+    RsaPkcs1Sha384,
+    /// sha512WithRSAEncryption (see [`SignatureAlgorithm::RsaPkcs1Sha256`]).
+    RsaPkcs1Sha512,
+}
+
+impl SignatureAlgorithm {
+    /// The TLS 1.3 `CertificateVerify` scheme the certificate key must use (rust-libp2p
+    /// pins it to the self-signature's algorithm); `None` for RSA PKCS#1 v1.5, which TLS
+    /// 1.3 does not allow there (RFC 8446 §4.4.3).
+    pub fn tls13_scheme(self) -> Option<SignatureScheme> {
+        match self {
+            Self::EcdsaP256Sha256 => Some(SignatureScheme::ECDSA_NISTP256_SHA256),
+            Self::EcdsaP384Sha384 => Some(SignatureScheme::ECDSA_NISTP384_SHA384),
+            Self::Ed25519 => Some(SignatureScheme::ED25519),
+            Self::RsaPssSha256 => Some(SignatureScheme::RSA_PSS_SHA256),
+            Self::RsaPssSha384 => Some(SignatureScheme::RSA_PSS_SHA384),
+            Self::RsaPssSha512 => Some(SignatureScheme::RSA_PSS_SHA512),
+            Self::RsaPkcs1Sha256 | Self::RsaPkcs1Sha384 | Self::RsaPkcs1Sha512 => None,
+        }
+    }
+
+    /// A short name: `ecdsa-p256-sha256`, `ed25519`, `rsa-pss-sha256`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
+            Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
+            Self::Ed25519 => "ed25519",
+            Self::RsaPssSha256 => "rsa-pss-sha256",
+            Self::RsaPssSha384 => "rsa-pss-sha384",
+            Self::RsaPssSha512 => "rsa-pss-sha512",
+            Self::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+            Self::RsaPkcs1Sha384 => "rsa-pkcs1-sha384",
+            Self::RsaPkcs1Sha512 => "rsa-pkcs1-sha512",
+        }
+    }
+
+    /// The verifier used for this algorithm (self-signature and `CertificateVerify`).
+    fn verifier(self) -> &'static dyn SignatureVerificationAlgorithm {
+        match self {
+            Self::EcdsaP256Sha256 => algs::ECDSA_P256_SHA256,
+            Self::EcdsaP384Sha384 => algs::ECDSA_P384_SHA384,
+            Self::Ed25519 => algs::ED25519,
+            Self::RsaPssSha256 => algs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            Self::RsaPssSha384 => algs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            Self::RsaPssSha512 => algs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            Self::RsaPkcs1Sha256 => algs::RSA_PKCS1_2048_8192_SHA256,
+            Self::RsaPkcs1Sha384 => algs::RSA_PKCS1_2048_8192_SHA384,
+            Self::RsaPkcs1Sha512 => algs::RSA_PKCS1_2048_8192_SHA512,
+        }
+    }
+}
+
+impl fmt::Display for SignatureAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every accepted signature `AlgorithmIdentifier`, as webpki encodes it, with the
+/// algorithm it means. RFC 4055 says the RSA PKCS#1 parameters MUST be NULL and that
+/// implementations MUST accept them absent too, hence two entries for each.
+fn accepted() -> [(
+    SignatureAlgorithm,
+    &'static dyn SignatureVerificationAlgorithm,
+); 12] {
+    use SignatureAlgorithm as A;
+    [
+        (A::EcdsaP256Sha256, A::EcdsaP256Sha256.verifier()),
+        (A::EcdsaP384Sha384, A::EcdsaP384Sha384.verifier()),
+        (A::Ed25519, A::Ed25519.verifier()),
+        (A::RsaPssSha256, A::RsaPssSha256.verifier()),
+        (A::RsaPssSha384, A::RsaPssSha384.verifier()),
+        (A::RsaPssSha512, A::RsaPssSha512.verifier()),
+        (A::RsaPkcs1Sha256, A::RsaPkcs1Sha256.verifier()),
+        (A::RsaPkcs1Sha384, A::RsaPkcs1Sha384.verifier()),
+        (A::RsaPkcs1Sha512, A::RsaPkcs1Sha512.verifier()),
+        (
+            A::RsaPkcs1Sha256,
+            algs::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+        ),
+        (
+            A::RsaPkcs1Sha384,
+            algs::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+        ),
+        (
+            A::RsaPkcs1Sha512,
+            algs::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ),
+    ]
+}
+
+/// A peer's certificate that passed every check: who the peer is and what the TLS
+/// handshake still needs (the certificate key and its algorithm for `CertificateVerify`).
+/// Only this module makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The peer's PeerId, from the host key in the extension.
+    pub peer_id: PeerId,
+    /// The peer's host (identity) key.
+    pub public_key: PublicKey,
+    /// The certificate's DER SubjectPublicKeyInfo: the key that signs the handshake.
+    pub spki_der: Vec<u8>,
+    /// The certificate's self-signature algorithm.
+    pub signature_algorithm: SignatureAlgorithm,
+}
+
+/// Verifies the certificate chain a peer sent: exactly one certificate (spec), then
+/// [`verify`]; if `expected` is given (the dialer knows whom it dialed), the certificate
+/// must prove that PeerId.
+pub fn verify_chain(
+    chain: &[&[u8]],
+    now_unix: u64,
+    expected: Option<PeerId>,
+) -> Result<Verified, Error> {
+    let [der] = chain else {
+        return Err(Error::ChainLength { len: chain.len() });
+    };
+    let verified = verify(der, now_unix)?;
+    match expected {
+        Some(expected) if expected != verified.peer_id => Err(Error::UnexpectedPeer {
+            expected,
+            got: verified.peer_id,
+        }),
+        _ => Ok(verified),
+    }
+}
+
+/// Verifies one libp2p certificate at `now_unix` (Unix seconds) by every rule of the spec
+/// and returns the peer it proves. Works on any bytes: every failure is a named [`Error`].
+pub fn verify(der: &[u8], now_unix: u64) -> Result<Verified, Error> {
+    if der.len() > MAX_CERTIFICATE_LEN {
+        return Err(Error::CertificateTooLarge {
+            len: der.len(),
+            max: MAX_CERTIFICATE_LEN,
+        });
+    }
+
+    // 1. DER. Extensions stay unparsed: p2psec processes none but its own, and a
+    //    non-critical extension it does not know must be ignored (spec).
+    let (rest, cert) = X509CertificateParser::new()
+        .with_deep_parse_extensions(false)
+        .parse(der)
+        .map_err(|e| Error::CertificateDer {
+            reason: e.to_string(),
+        })?;
+    if !rest.is_empty() {
+        return Err(Error::TrailingBytes { len: rest.len() });
+    }
+    let raw = RawCertificate::split(der).map_err(der_error)?;
+    let tbs = &cert.tbs_certificate;
+    // RFC 5280 §4.1.2.1: a certificate with extensions (ours must have one) is v3
+    if tbs.version != X509Version::V3 {
+        return Err(der_error("not an X.509 v3 certificate"));
+    }
+
+    // 2. Validity window (the spec: abort if not yet valid or expired).
+    let not_before = tbs.validity.not_before.timestamp();
+    let not_after = tbs.validity.not_after.timestamp();
+    if i128::from(now_unix) < i128::from(not_before) {
+        return Err(Error::NotYetValid {
+            now: now_unix,
+            not_before,
+        });
+    }
+    if i128::from(now_unix) > i128::from(not_after) {
+        return Err(Error::Expired {
+            now: now_unix,
+            not_after,
+        });
+    }
+
+    // 3. Unique ids (MUST be absent), unknown critical extensions, the libp2p extension
+    //    exactly once.
+    if tbs.issuer_uid.is_some() {
+        return Err(Error::UniqueIdPresent {
+            field: "issuerUniqueID",
+        });
+    }
+    if tbs.subject_uid.is_some() {
+        return Err(Error::UniqueIdPresent {
+            field: "subjectUniqueID",
+        });
+    }
+    let mut signed_key = None;
+    for ext in tbs.extensions() {
+        if ext.oid.as_bytes() == EXTENSION_OID_DER {
+            if signed_key.replace(ext.value).is_some() {
+                return Err(Error::DuplicateExtension);
+            }
+        } else if ext.critical {
+            return Err(Error::UnknownCriticalExtension {
+                oid: ext.oid.to_id_string(),
+            });
+        }
+    }
+    let signed_key = signed_key.ok_or(Error::MissingExtension)?;
+
+    // 4. The self-signature, under the certificate's own key, with an accepted algorithm
+    //    whose key type (and curve) matches the key.
+    if raw.tbs_signature_alg != raw.signature_alg {
+        return Err(Error::SignatureAlgorithmMismatch);
+    }
+    let (signature_algorithm, verifier) = accepted()
+        .into_iter()
+        .find(|(_, v)| v.signature_alg_id().as_ref() == raw.signature_alg)
+        .ok_or_else(|| Error::UnsupportedSignatureAlgorithm {
+            oid: cert.signature_algorithm.algorithm.to_id_string(),
+        })?;
+    let spki_der = tbs.subject_pki.raw;
+    let spki = Spki::split(spki_der).map_err(der_error)?;
+    if verifier.public_key_alg_id().as_ref() != spki.algorithm {
+        return Err(Error::KeyAlgorithmMismatch {
+            signature: signature_algorithm,
+            key: describe(&tbs.subject_pki.algorithm),
+        });
+    }
+    verifier
+        .verify_signature(spki.key, raw.tbs, raw.signature)
+        .map_err(|_| Error::SelfSignature)?;
+
+    // 5. SignedKey, the host key, and its signature over prefix || SPKI.
+    let (host_key, host_signature) = decode_signed_key(signed_key)?;
+    let public_key = PublicKey::try_decode_protobuf(host_key).map_err(Error::HostKey)?;
+    let mut signed = Vec::with_capacity(SIGNING_PREFIX.len() + spki_der.len());
+    signed.extend_from_slice(SIGNING_PREFIX);
+    signed.extend_from_slice(spki_der);
+    if !public_key.verify(&signed, host_signature) {
+        return Err(Error::ExtensionSignature);
+    }
+
+    // 6. The PeerId comes from the host key, never from the certificate key.
+    Ok(Verified {
+        peer_id: public_key.to_peer_id(),
+        public_key,
+        spki_der: spki_der.to_vec(),
+        signature_algorithm,
+    })
+}
+
+/// Verifies a TLS 1.3 `CertificateVerify` signature (`message` is the signed content
+/// RFC 8446 §4.4.3 defines) under the certificate key of `verified`. The scheme must be
+/// the one the certificate's own algorithm maps to
+/// ([`SignatureAlgorithm::tls13_scheme`]), as rust-libp2p requires.
+pub fn verify_tls13_signature(
+    verified: &Verified,
+    scheme: SignatureScheme,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    let algorithm = verified.signature_algorithm;
+    if algorithm.tls13_scheme() != Some(scheme) {
+        return Err(Error::SignatureSchemeMismatch {
+            certificate: algorithm,
+            scheme,
+        });
+    }
+    let spki = Spki::split(&verified.spki_der).map_err(der_error)?;
+    algorithm
+        .verifier()
+        .verify_signature(spki.key, message, signature)
+        .map_err(|_| Error::HandshakeSignature)
+}
+
+fn der_error(reason: &'static str) -> Error {
+    Error::CertificateDer {
+        reason: reason.to_string(),
+    }
+}
+
+/// `1.2.840.10045.2.1 (1.3.132.0.34)`: a key algorithm OID and its curve, if any.
+fn describe(algorithm: &AlgorithmIdentifier<'_>) -> String {
+    let oid = algorithm.algorithm.to_id_string();
+    match algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()) {
+        Some(curve) => format!("{oid} ({})", curve.to_id_string()),
+        None => oid,
+    }
+}
+
+/// The exact bytes a signature check needs, read with the strict reader below:
+/// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }`.
+struct RawCertificate<'a> {
+    /// The whole `tbsCertificate` encoding: what the self-signature signs.
+    tbs: &'a [u8],
+    /// The contents of `tbsCertificate.signature`.
+    tbs_signature_alg: &'a [u8],
+    /// The contents of `signatureAlgorithm`.
+    signature_alg: &'a [u8],
+    /// The signature bytes (a BIT STRING with no unused bits).
+    signature: &'a [u8],
+}
+
+impl<'a> RawCertificate<'a> {
+    fn split(der: &'a [u8]) -> Result<Self, &'static str> {
+        let mut outer = der::Reader::new(der);
+        let certificate = outer.read(der::SEQUENCE)?;
+        if !outer.is_empty() {
+            return Err("bytes after Certificate");
+        }
+        let mut fields = der::Reader::new(certificate);
+        let (tbs_content, tbs) = fields.read_with_header(der::SEQUENCE)?;
+        let signature_alg = fields.read(der::SEQUENCE)?;
+        let signature = der::bit_string_bytes(fields.read(der::BIT_STRING)?)?;
+        if !fields.is_empty() {
+            return Err("extra fields in Certificate");
+        }
+        let mut tbs_fields = der::Reader::new(tbs_content);
+        if tbs_fields.peek_tag() == Some(der::CONTEXT_0) {
+            tbs_fields.read(der::CONTEXT_0)?; // version
+        }
+        tbs_fields.read(der::INTEGER)?; // serialNumber
+        let tbs_signature_alg = tbs_fields.read(der::SEQUENCE)?;
+        Ok(Self {
+            tbs,
+            tbs_signature_alg,
+            signature_alg,
+            signature,
+        })
+    }
+}
+
+/// `SubjectPublicKeyInfo ::= SEQUENCE { algorithm, subjectPublicKey BIT STRING }`.
+struct Spki<'a> {
+    /// The contents of `algorithm`.
+    algorithm: &'a [u8],
+    /// The key bits (no unused bits).
+    key: &'a [u8],
+}
+
+impl<'a> Spki<'a> {
+    fn split(der: &'a [u8]) -> Result<Self, &'static str> {
+        let mut outer = der::Reader::new(der);
+        let spki = outer.read(der::SEQUENCE)?;
+        if !outer.is_empty() {
+            return Err("bytes after SubjectPublicKeyInfo");
+        }
+        let mut fields = der::Reader::new(spki);
+        let algorithm = fields.read(der::SEQUENCE)?;
+        let key = der::bit_string_bytes(fields.read(der::BIT_STRING)?)?;
+        if !fields.is_empty() {
+            return Err("extra fields in SubjectPublicKeyInfo");
+        }
+        Ok(Self { algorithm, key })
+    }
+}
+
+// ---- SignedKey ----
+
+/// `SignedKey ::= SEQUENCE { publicKey OCTET STRING, signature OCTET STRING }`, DER.
+fn encode_signed_key(public_key: &[u8], signature: &[u8]) -> Vec<u8> {
+    let mut fields = Vec::with_capacity(public_key.len() + signature.len() + 8);
+    der::write(der::OCTET_STRING, public_key, &mut fields);
+    der::write(der::OCTET_STRING, signature, &mut fields);
+    let mut out = Vec::with_capacity(fields.len() + 4);
+    der::write(der::SEQUENCE, &fields, &mut out);
+    out
+}
+
+/// Strict DER decoding of a SignedKey: `(publicKey, signature)`, nothing before, between
+/// or after.
+fn decode_signed_key(value: &[u8]) -> Result<(&[u8], &[u8]), Error> {
+    let fail = |reason| Error::SignedKeyDer { reason };
+    let mut outer = der::Reader::new(value);
+    let sequence = outer.read(der::SEQUENCE).map_err(fail)?;
+    if !outer.is_empty() {
+        return Err(fail("bytes after SignedKey"));
+    }
+    let mut fields = der::Reader::new(sequence);
+    let public_key = fields.read(der::OCTET_STRING).map_err(fail)?;
+    let signature = fields.read(der::OCTET_STRING).map_err(fail)?;
+    if !fields.is_empty() {
+        return Err(fail("extra fields in SignedKey"));
+    }
+    Ok((public_key, signature))
+}
+
+/// A strict DER reader for the few structures read here: definite, minimal lengths of at
+/// most three octets (certificates are capped at 64 KiB), single-octet tags.
+mod der {
+    use alloc::vec::Vec;
+
+    pub(super) const INTEGER: u8 = 0x02;
+    pub(super) const BIT_STRING: u8 = 0x03;
+    pub(super) const OCTET_STRING: u8 = 0x04;
+    pub(super) const SEQUENCE: u8 = 0x30;
+    /// `[0]` constructed: the certificate's version.
+    pub(super) const CONTEXT_0: u8 = 0xa0;
+
+    pub(super) struct Reader<'a> {
+        rest: &'a [u8],
+    }
+
+    impl<'a> Reader<'a> {
+        pub(super) fn new(bytes: &'a [u8]) -> Self {
+            Self { rest: bytes }
+        }
+
+        pub(super) fn is_empty(&self) -> bool {
+            self.rest.is_empty()
+        }
+
+        pub(super) fn peek_tag(&self) -> Option<u8> {
+            self.rest.first().copied()
+        }
+
+        /// The contents of the next element, which must have tag `tag`.
+        pub(super) fn read(&mut self, tag: u8) -> Result<&'a [u8], &'static str> {
+            self.read_with_header(tag).map(|(content, _)| content)
+        }
+
+        /// The contents of the next element and its whole encoding (tag, length, contents).
+        pub(super) fn read_with_header(
+            &mut self,
+            tag: u8,
+        ) -> Result<(&'a [u8], &'a [u8]), &'static str> {
+            let whole = self.rest;
+            let (&found, rest) = whole.split_first().ok_or("truncated: tag")?;
+            if found != tag {
+                return Err("unexpected tag");
+            }
+            let (&first, mut rest) = rest.split_first().ok_or("truncated: length")?;
+            let len = if first < 0x80 {
+                usize::from(first)
+            } else {
+                let n = usize::from(first & 0x7f);
+                if n == 0 {
+                    return Err("indefinite length");
+                }
+                if n > 3 {
+                    return Err("length too large");
+                }
+                let (octets, after) = rest.split_at_checked(n).ok_or("truncated: length")?;
+                rest = after;
+                if octets.first() == Some(&0) {
+                    return Err("non-minimal length");
+                }
+                let len = octets
+                    .iter()
+                    .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+                if len < 0x80 {
+                    return Err("non-minimal length");
+                }
+                len
+            };
+            let (content, after) = rest.split_at_checked(len).ok_or("truncated: contents")?;
+            let header_and_content = whole.len() - after.len();
+            self.rest = after;
+            Ok((content, whole.get(..header_and_content).unwrap_or(whole)))
+        }
+    }
+
+    /// The bytes of a BIT STRING's contents, which must have no unused bits.
+    pub(super) fn bit_string_bytes(content: &[u8]) -> Result<&[u8], &'static str> {
+        match content.split_first() {
+            Some((0, bytes)) => Ok(bytes),
+            Some(_) => Err("bit string with unused bits"),
+            None => Err("empty bit string"),
+        }
+    }
+
+    /// Appends `tag`, the minimal DER length and `content`.
+    pub(super) fn write(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+        out.push(tag);
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let octets = len.to_be_bytes();
+            let skip = octets.iter().take_while(|&&b| b == 0).count();
+            let significant = octets.get(skip..).unwrap_or(&[]);
+            out.push(0x80 | significant.len() as u8);
+            out.extend_from_slice(significant);
+        }
+        out.extend_from_slice(content);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+    use crate::identity::KeyType;
+
+    /// Deterministic RNG (splitmix64), as in the Noise unit tests.
+    struct TestRng(u64);
+
+    impl rand_core::TryRng for TestRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            Ok(z ^ (z >> 31))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for TestRng {}
+
+    const NOW: u64 = 1_750_000_000;
+
+    fn generate(seed: u64) -> (Keypair, Certificate) {
+        let mut rng = TestRng(seed);
+        let id = Keypair::generate(KeyType::Ed25519, &mut rng).unwrap();
+        let cert = Certificate::generate(&id, NOW, &mut rng).unwrap();
+        (id, cert)
+    }
+
+    #[test]
+    fn extension_oid_bytes_match_the_arcs() {
+        // 1.3 -> 43, then base-128 arcs; 53594 = 3*128^2 + 34*128 + 90
+        assert_eq!(EXTENSION_OID_DER[0], 40 + 3);
+        assert_eq!(&EXTENSION_OID_DER[5..8], &[0x83, 0xa2, 0x5a]);
+        assert_eq!(3 * 128 * 128 + 34 * 128 + 90, EXTENSION_OID[6]);
+        let oid = x509_parser::oid_registry::Oid::new(EXTENSION_OID_DER.into());
+        assert_eq!(oid.to_id_string(), super::super::EXTENSION_OID_STR);
+    }
+
+    #[test]
+    fn generated_certificate_has_the_promised_shape() {
+        let (id, cert) = generate(1);
+        let (_, x509) = x509_parser::parse_x509_certificate(cert.der()).unwrap();
+        let tbs = &x509.tbs_certificate;
+        assert_eq!(tbs.validity.not_before.timestamp(), (NOW - 3600) as i64);
+        assert_eq!(
+            tbs.validity.not_after.timestamp(),
+            (NOW + VALIDITY_SECS) as i64
+        );
+        assert_eq!(cert.not_before(), NOW - 3600);
+        assert_eq!(cert.not_after(), NOW + VALIDITY_SECS);
+        let serial = tbs.raw_serial();
+        assert!(!serial.is_empty() && serial.len() <= 9 && serial[0] & 0x80 == 0);
+        assert_eq!(tbs.subject, tbs.issuer);
+        assert!(tbs.issuer_uid.is_none() && tbs.subject_uid.is_none());
+        let exts = tbs.extensions();
+        assert_eq!(exts.len(), 1);
+        assert!(exts[0].critical);
+        assert_eq!(exts[0].oid.as_bytes(), EXTENSION_OID_DER);
+        let (pk, _) = decode_signed_key(exts[0].value).unwrap();
+        assert_eq!(pk, &id.public().encode_protobuf()[..]);
+        assert_eq!(
+            x509.signature_algorithm.algorithm.to_id_string(),
+            "1.2.840.10045.4.3.2"
+        );
+        let v = verify(cert.der(), NOW).unwrap();
+        assert_eq!(v.peer_id, id.peer_id());
+        assert_eq!(v.signature_algorithm, SignatureAlgorithm::EcdsaP256Sha256);
+        assert_eq!(v.spki_der, tbs.subject_pki.raw);
+        assert!(format!("{cert:?}").contains("der_len"));
+        assert!(!format!("{cert:?}").contains("private"));
+    }
+
+    #[test]
+    fn generation_is_deterministic_in_the_rng() {
+        let (_, a) = generate(5);
+        let (_, b) = generate(5);
+        let (_, c) = generate(6);
+        assert_eq!(a.der(), b.der());
+        assert_eq!(a.private_key_pkcs8_der(), b.private_key_pkcs8_der());
+        assert_ne!(a.der(), c.der());
+    }
+
+    #[test]
+    fn private_key_loads_into_aws_lc_and_matches_the_certificate() {
+        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let (_, cert) = generate(2);
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            cert.private_key_pkcs8_der(),
+        )
+        .unwrap();
+        let v = verify(cert.der(), NOW).unwrap();
+        let spki = Spki::split(&v.spki_der).unwrap();
+        assert_eq!(pair.public_key().as_ref(), spki.key);
+        // a CertificateVerify made with that key verifies under the pinned scheme only
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = pair.sign(&rng, b"transcript").unwrap();
+        let scheme = SignatureScheme::ECDSA_NISTP256_SHA256;
+        verify_tls13_signature(&v, scheme, b"transcript", sig.as_ref()).unwrap();
+        assert_eq!(
+            verify_tls13_signature(&v, scheme, b"other", sig.as_ref()),
+            Err(Error::HandshakeSignature)
+        );
+        assert_eq!(
+            verify_tls13_signature(&v, SignatureScheme::ED25519, b"transcript", sig.as_ref()),
+            Err(Error::SignatureSchemeMismatch {
+                certificate: SignatureAlgorithm::EcdsaP256Sha256,
+                scheme: SignatureScheme::ED25519,
+            })
+        );
+    }
+
+    #[test]
+    fn time_out_of_range_is_a_generation_error() {
+        let mut rng = TestRng(3);
+        let id = Keypair::generate(KeyType::Ed25519, &mut rng).unwrap();
+        for now in [u64::MAX, u64::MAX - VALIDITY_SECS, 1 << 40] {
+            assert!(matches!(
+                Certificate::generate(&id, now, &mut rng),
+                Err(Error::CertificateGeneration { .. })
+            ));
+        }
+        // the first second of 1970 still works (notBefore saturates at 0)
+        let cert = Certificate::generate(&id, 0, &mut rng).unwrap();
+        assert_eq!(cert.not_before(), 0);
+        verify(cert.der(), 0).unwrap();
+    }
+
+    #[test]
+    fn signed_key_round_trip_and_strictness() {
+        let long = vec![7u8; 300];
+        let enc = encode_signed_key(&long, b"sig");
+        assert_eq!(decode_signed_key(&enc).unwrap(), (&long[..], &b"sig"[..]));
+        let mut trailing = enc.clone();
+        trailing.push(0);
+        assert_eq!(
+            decode_signed_key(&trailing),
+            Err(Error::SignedKeyDer {
+                reason: "bytes after SignedKey"
+            })
+        );
+        // three fields
+        let mut fields = Vec::new();
+        for f in [&b"a"[..], b"b", b"c"] {
+            der::write(der::OCTET_STRING, f, &mut fields);
+        }
+        let mut three = Vec::new();
+        der::write(der::SEQUENCE, &fields, &mut three);
+        assert_eq!(
+            decode_signed_key(&three),
+            Err(Error::SignedKeyDer {
+                reason: "extra fields in SignedKey"
+            })
+        );
+        // one field
+        assert!(decode_signed_key(&[0x30, 0x03, 0x04, 0x01, 0x00]).is_err());
+    }
+
+    #[test]
+    fn der_reader_rejects_non_der_lengths() {
+        let cases: [(&[u8], &str); 6] = [
+            (&[0x04, 0x80, 0x00, 0x00], "indefinite length"),
+            (&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5], "non-minimal length"),
+            (&[0x04, 0x82, 0x00, 0x80], "non-minimal length"),
+            (&[0x04, 0x84, 0x01, 0x00, 0x00, 0x00], "length too large"),
+            (&[0x04, 0x03, 0x01], "truncated: contents"),
+            (&[0x04], "truncated: length"),
+        ];
+        for (bytes, reason) in cases {
+            assert_eq!(der::Reader::new(bytes).read(der::OCTET_STRING), Err(reason));
+        }
+        assert_eq!(der::Reader::new(&[]).read(0x04), Err("truncated: tag"));
+        assert_eq!(
+            der::Reader::new(&[0x02, 0x00]).read(0x04),
+            Err("unexpected tag")
+        );
+        let mut long = vec![0x04, 0x81, 0x80];
+        long.extend_from_slice(&[1; 0x80]);
+        let mut r = der::Reader::new(&long);
+        let (content, whole) = r.read_with_header(0x04).unwrap();
+        assert_eq!((content.len(), whole.len()), (0x80, 0x83));
+        assert!(r.is_empty());
+        let mut written = Vec::new();
+        der::write(0x04, &[1; 0x80], &mut written);
+        assert_eq!(written, long);
+        assert_eq!(
+            der::bit_string_bytes(&[1, 0xff]),
+            Err("bit string with unused bits")
+        );
+    }
+}
