@@ -140,3 +140,49 @@ fn demo_runs_every_case_and_keeps_next_layer_bytes() {
         .unwrap()
         .contains("rejected every proposed protocol"));
 }
+
+#[test]
+fn inspect_cert_checks_the_spec_vectors_in_der_and_pem() {
+    let dir = std::env::temp_dir().join(format!("p2psec-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vector = |name: &str| {
+        let hex =
+            std::fs::read_to_string(format!("{}/vectors/tls/{name}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(hex.trim().as_bytes())
+            .unwrap()
+    };
+    let der = vector("cert-1-ed25519.der.hex.txt");
+    let der_path = dir.join("c1.der");
+    std::fs::write(&der_path, &der).unwrap();
+    let pem_path = dir.join("c1.pem");
+    let b64 = data_encoding::BASE64.encode(&der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    std::fs::write(
+        &pem_path,
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+    for path in [&der_path, &pem_path] {
+        let out = json_lines(&p2psec(&["inspect-cert", path.to_str().unwrap(), "--json"]));
+        assert_eq!(
+            out[0]["peer_id"],
+            "12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv"
+        );
+        assert_eq!(out[0]["key_type"], "ed25519");
+    }
+    let bad = dir.join("c4.der");
+    std::fs::write(&bad, vector("cert-4-invalid.der.hex.txt")).unwrap();
+    let out = p2psec(&["inspect-cert", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("certificate rejected"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod demo_noise;
+mod inspect_cert;
 mod keygen;
 mod output;
 mod peer_id;
@@ -31,6 +32,8 @@ enum Command {
     PeerId(peer_id::Args),
     /// Make identities and run the library's machines against each other in memory.
     Demo(demo::Args),
+    /// Check a DER or PEM certificate by the libp2p TLS rules; print its PeerId.
+    InspectCert(inspect_cert::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args, &out),
         Command::PeerId(args) => peer_id::run(args, &out),
         Command::Demo(args) => demo::run(args, &out),
+        Command::InspectCert(args) => inspect_cert::run(args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
