@@ -345,3 +345,598 @@ mod identity_tests {
         }
     }
 }
+
+// ---- noise ----
+
+#[cfg(feature = "noise")]
+pub use noise_bodies::{noise_initiator, noise_responder, noise_transport};
+
+/// Fuzz bodies for the Noise machines: fixed identities, static keys and ephemeral seeds,
+/// so an input always replays the same way.
+#[cfg(feature = "noise")]
+mod noise_bodies {
+    use super::chunks;
+    use crate::identity::{KeyType, Keypair, PeerId};
+    use crate::noise::{
+        Config, Error, Event, Initiator, RecvHalf, Responder, SendHalf, Session, MAX_WIRE_FRAME,
+        TAG_LEN,
+    };
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use zeroize::Zeroizing;
+
+    /// splitmix64: the keys of the fixtures and every ephemeral key come from fixed seeds.
+    struct FixedRng(u64);
+
+    impl rand_core::TryRng for FixedRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            Ok(z ^ (z >> 31))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for FixedRng {}
+
+    const INITIATOR_EPHEMERAL_SEED: u64 = 3;
+    const RESPONDER_EPHEMERAL_SEED: u64 = 4;
+    /// No handshake ever sends more: message 1 (34 bytes) and 3, or message 2, each a few
+    /// hundred bytes with the fixtures' payloads.
+    const MAX_HANDSHAKE_OUTPUT: usize = 1024;
+
+    /// Both configurations and a valid transcript between them (messages with their
+    /// length prefix).
+    #[derive(Clone)]
+    struct Fixtures {
+        initiator: Config,
+        responder: Config,
+        responder_id: PeerId,
+        initiator_id: PeerId,
+        msg1: Vec<u8>,
+        msg2: Vec<u8>,
+        msg3: Vec<u8>,
+    }
+
+    fn config(seed: u64, muxers: &[&str]) -> (Config, PeerId) {
+        let mut rng = FixedRng(seed);
+        // secp256k1: the cheapest signature to verify in unoptimized builds
+        let id = match Keypair::generate(KeyType::Secp256k1, &mut rng) {
+            Ok(id) => id,
+            Err(e) => panic!("fixture identity: {e:?}"),
+        };
+        let mut secret = Zeroizing::new([0u8; 32]);
+        rand_core::Rng::fill_bytes(&mut rng, &mut secret[..]);
+        match Config::with_static_secret(&id, secret) {
+            Ok(c) => (c.with_stream_muxers(muxers.iter().copied()), id.peer_id()),
+            Err(e) => panic!("fixture config: {e:?}"),
+        }
+    }
+
+    fn transmit(out: usize, buf: Vec<u8>) -> Vec<u8> {
+        assert_eq!(out, buf.len(), "poll_transmit miscounted");
+        buf
+    }
+
+    fn make_fixtures() -> Fixtures {
+        let (initiator, initiator_id) = config(0x1001, &["/yamux/1.0.0"]);
+        let (responder, responder_id) = config(0x1002, &["/mplex/6.7.0", "/yamux/1.0.0"]);
+        let (mut i, mut r) = new_pair(&initiator, &responder);
+        let mut buf = Vec::new();
+        let msg1 = transmit(i.poll_transmit(&mut buf), buf);
+        assert_eq!(r.handle_input(&msg1), Ok(msg1.len()));
+        let mut buf = Vec::new();
+        let msg2 = transmit(r.poll_transmit(&mut buf), buf);
+        assert_eq!(i.handle_input(&msg2), Ok(msg2.len()));
+        let mut buf = Vec::new();
+        let msg3 = transmit(i.poll_transmit(&mut buf), buf);
+        assert_eq!(r.handle_input(&msg3), Ok(msg3.len()));
+        assert!(i.is_complete() && r.is_complete());
+        Fixtures {
+            initiator,
+            responder,
+            responder_id,
+            initiator_id,
+            msg1,
+            msg2,
+            msg3,
+        }
+    }
+
+    fn new_pair(initiator: &Config, responder: &Config) -> (Initiator, Responder) {
+        let i = Initiator::new(initiator, None, &mut FixedRng(INITIATOR_EPHEMERAL_SEED));
+        let r = Responder::new(responder, &mut FixedRng(RESPONDER_EPHEMERAL_SEED));
+        match (i, r) {
+            (Ok(i), Ok(r)) => (i, r),
+            (i, r) => panic!("fixture machines: {:?} {:?}", i.err(), r.err()),
+        }
+    }
+
+    // the unit tests always have std, whatever the features
+    #[cfg(all(test, not(feature = "std")))]
+    extern crate std;
+
+    /// Made once per process with std (signing and key generation are the slow part);
+    /// rebuilt every time without it.
+    fn fixtures() -> Fixtures {
+        #[cfg(any(feature = "std", test))]
+        {
+            static FIXTURES: std::sync::OnceLock<Fixtures> = std::sync::OnceLock::new();
+            FIXTURES.get_or_init(make_fixtures).clone()
+        }
+        #[cfg(not(any(feature = "std", test)))]
+        make_fixtures()
+    }
+
+    /// The verbs both handshake machines share, so one driver checks both.
+    trait Handshake: Sized {
+        fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error>;
+        fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
+        fn poll_event(&mut self) -> Option<Event>;
+        fn is_complete(&self) -> bool;
+        fn remote_peer_id(&self) -> Option<PeerId>;
+        fn into_session(self) -> Result<Session, Error>;
+    }
+
+    macro_rules! handshake {
+        ($t:ty) => {
+            impl Handshake for $t {
+                fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+                    <$t>::handle_input(self, bytes)
+                }
+                fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+                    <$t>::poll_transmit(self, out)
+                }
+                fn poll_event(&mut self) -> Option<Event> {
+                    <$t>::poll_event(self)
+                }
+                fn is_complete(&self) -> bool {
+                    <$t>::is_complete(self)
+                }
+                fn remote_peer_id(&self) -> Option<PeerId> {
+                    <$t>::remote_peer_id(self)
+                }
+                fn into_session(self) -> Result<Session, Error> {
+                    <$t>::into_session(self)
+                }
+            }
+        };
+    }
+    handshake!(Initiator);
+    handshake!(Responder);
+
+    /// Whether `bytes` starts with a whole `u16 length || body` message.
+    fn has_whole_message(bytes: &[u8]) -> bool {
+        match bytes {
+            [hi, lo, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*hi, *lo])),
+            _ => false,
+        }
+    }
+
+    /// A caller's mistake, which no input from the peer may cause.
+    fn is_caller_error(e: &Error) -> bool {
+        matches!(
+            e,
+            Error::ApiMisuse(_) | Error::BufferTooSmall { .. } | Error::PlaintextTooLong { .. }
+        )
+    }
+
+    /// Feeds `prefix` (valid messages) and then the chunks of `data` as a real driver would
+    /// (keep the unconsumed bytes, append the new chunk, hand over the whole tail, drain
+    /// output and events) and checks the invariants of the call contract.
+    fn drive<M: Handshake>(mut m: M, prefix: &[u8], data: &[u8], expected_remote: PeerId) {
+        let mut inbox: Vec<u8> = Vec::new();
+        let mut sent = 0usize;
+        let (mut identified, mut completed) = (0usize, 0usize);
+        let mut failed: Option<Error> = None;
+        let pieces = core::iter::once(prefix)
+            .filter(|p| !p.is_empty())
+            .chain(chunks(data));
+        for chunk in pieces {
+            if let Some(e) = &failed {
+                // poisoned: the same error, nothing more
+                assert_eq!(m.handle_input(chunk).as_ref(), Err(e));
+                assert_eq!(m.handle_input(&inbox).as_ref(), Err(e));
+                let mut out = Vec::new();
+                assert_eq!(m.poll_transmit(&mut out), 0, "output after an error");
+                assert_eq!(m.poll_event(), None, "event after an error");
+                assert!(!m.is_complete());
+                continue;
+            }
+            if m.is_complete() {
+                // never consumed past the end of the handshake: the rest is transport data
+                assert_eq!(m.handle_input(chunk), Ok(0));
+                inbox.extend_from_slice(chunk);
+                continue;
+            }
+            inbox.extend_from_slice(chunk);
+            match m.handle_input(&inbox) {
+                Ok(n) => {
+                    assert!(n <= inbox.len(), "consumed {n} of {}", inbox.len());
+                    inbox.drain(..n);
+                    if !m.is_complete() {
+                        assert!(!has_whole_message(&inbox), "a whole message left unread");
+                    }
+                }
+                Err(e) => {
+                    assert!(!is_caller_error(&e), "a peer caused a caller error: {e:?}");
+                    assert_eq!(m.handle_input(&inbox).as_ref(), Err(&e));
+                    assert!(!m.is_complete());
+                    failed = Some(e);
+                }
+            }
+            let mut out = Vec::new();
+            sent += transmit(m.poll_transmit(&mut out), out).len();
+            assert!(
+                sent <= MAX_HANDSHAKE_OUTPUT,
+                "unbounded output: {sent} bytes"
+            );
+            while let Some(ev) = m.poll_event() {
+                match ev {
+                    Event::RemoteIdentified { peer_id } => {
+                        assert_eq!(peer_id, expected_remote, "only the fixture can sign");
+                        assert_eq!(m.remote_peer_id(), Some(peer_id));
+                        identified += 1;
+                    }
+                    Event::Complete => {
+                        assert_eq!(identified, 1, "Complete before RemoteIdentified");
+                        assert!(m.is_complete());
+                        completed += 1;
+                    }
+                }
+            }
+            assert!(identified <= 1 && completed <= 1, "repeated events");
+        }
+        let mut out = Vec::new();
+        let _ = transmit(m.poll_transmit(&mut out), out);
+        let complete = m.is_complete();
+        match (m.into_session(), failed) {
+            (Ok(session), None) => {
+                assert!(complete);
+                assert_eq!(session.remote_peer_id(), expected_remote);
+            }
+            (Err(e), Some(f)) => assert_eq!(e, f, "into_session after an error"),
+            (Err(Error::ApiMisuse(_)), None) => assert!(!complete, "a complete machine refused"),
+            (r, f) => panic!(
+                "into_session: {:?} after {f:?}",
+                r.map(|s| s.remote_peer_id())
+            ),
+        }
+    }
+
+    /// Fuzz body: our Noise initiator fed `data` as the responder's bytes, in chunks. Bit 7
+    /// of the first byte first feeds the fixture's valid message 2, so the rest arrives
+    /// after completion (and must stay unconsumed).
+    pub fn noise_initiator(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        let (i, _) = new_pair(&f.initiator, &f.responder);
+        let prefix: &[u8] = if flags & 0x80 != 0 { &f.msg2 } else { &[] };
+        drive(i, prefix, data, f.responder_id);
+    }
+
+    /// Fuzz body: our Noise responder fed `data` as the initiator's bytes, in chunks. Bit 7
+    /// of the first byte first feeds the fixture's message 1 (so the fuzzer starts at
+    /// message 3), bit 6 also its valid message 3 (the rest arrives after completion).
+    pub fn noise_responder(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        let (_, r) = new_pair(&f.initiator, &f.responder);
+        let mut prefix = Vec::new();
+        if flags & 0x80 != 0 {
+            prefix.extend_from_slice(&f.msg1);
+            if flags & 0x40 != 0 {
+                prefix.extend_from_slice(&f.msg3);
+            }
+        }
+        drive(r, &prefix, data, f.initiator_id);
+    }
+
+    /// The fixture's handshake run to the end: (initiator's session, responder's session).
+    fn sessions(f: &Fixtures) -> (Session, Session) {
+        let (mut i, mut r) = new_pair(&f.initiator, &f.responder);
+        let mut out = Vec::new();
+        let _ = i.poll_transmit(&mut out);
+        assert_eq!(out, f.msg1, "the fixture handshake is not deterministic");
+        let both = [f.msg1.as_slice(), &f.msg3].concat();
+        assert_eq!(i.handle_input(&f.msg2), Ok(f.msg2.len()));
+        assert_eq!(r.handle_input(&both), Ok(both.len()));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let _ = (i.poll_transmit(&mut a), r.poll_transmit(&mut b));
+        assert_eq!((a, b), (f.msg3.clone(), f.msg2.clone()));
+        match (i.into_session(), r.into_session()) {
+            (Ok(i), Ok(r)) => (i, r),
+            (i, r) => panic!("fixture sessions: {:?} {:?}", i.err(), r.err()),
+        }
+    }
+
+    /// Opens the first frame of `inbox` with one of the two opening APIs.
+    fn open(
+        recv: &mut RecvHalf,
+        inbox: &mut [u8],
+        copy: bool,
+        scratch: &mut [u8],
+    ) -> Result<Option<(usize, Vec<u8>)>, Error> {
+        if copy {
+            Ok(recv
+                .decrypt(inbox, scratch)?
+                .map(|(consumed, n)| (consumed, scratch.get(..n).unwrap_or_default().to_vec())))
+        } else {
+            Ok(recv
+                .decrypt_in_place(inbox)?
+                .map(|o| (o.consumed, o.plaintext.to_vec())))
+        }
+    }
+
+    /// Fuzz body: a session established in memory from the fixtures; `data` (after its
+    /// first byte) is the peer's transport byte stream, in chunks. First byte: bit 0 picks
+    /// the receiving side, bit 3 the opening API (`decrypt` or `decrypt_in_place`); bit 1
+    /// makes the rest plaintext instead, sealed by the peer, which must open to the same
+    /// bytes; otherwise bit 2 puts one valid frame before the fuzz bytes.
+    pub fn noise_transport(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        let rest = data.get(1..).unwrap_or_default();
+        let (i, r) = sessions(&f);
+        let ((i_send, i_recv), (r_send, r_recv)) = (i.split(), r.split());
+        let (mut send, mut recv): (SendHalf, RecvHalf) = if flags & 1 == 0 {
+            (i_send, r_recv)
+        } else {
+            (r_send, i_recv)
+        };
+        let roundtrip = flags & 2 != 0;
+        let copy = flags & 8 != 0;
+        // the stream the receiver sees, after a seed byte for `chunks`
+        let mut stream = vec![flags];
+        let mut sealed: Vec<u8> = Vec::new();
+        if roundtrip {
+            let n = match send.encrypt_to_vec(rest, &mut stream) {
+                Ok(n) => n,
+                Err(e) => panic!("sealing {} bytes: {e:?}", rest.len()),
+            };
+            assert_eq!(n, stream.len() - 1);
+            sealed.extend_from_slice(rest);
+        } else {
+            if flags & 4 != 0 {
+                let valid = b"one valid frame";
+                if let Err(e) = send.encrypt_to_vec(valid, &mut stream) {
+                    panic!("sealing: {e:?}");
+                }
+                sealed.extend_from_slice(valid);
+            }
+            stream.extend_from_slice(rest);
+        }
+        let mut scratch = vec![0u8; MAX_WIRE_FRAME];
+        let mut inbox: Vec<u8> = Vec::new();
+        let mut opened: Vec<u8> = Vec::new();
+        let mut failed: Option<Error> = None;
+        for chunk in chunks(&stream) {
+            if let Some(e) = &failed {
+                inbox.extend_from_slice(chunk);
+                assert_eq!(
+                    open(&mut recv, &mut inbox, copy, &mut scratch).as_ref(),
+                    Err(e)
+                );
+                continue;
+            }
+            inbox.extend_from_slice(chunk);
+            let mut at = 0;
+            loop {
+                let tail = inbox.get_mut(at..).unwrap_or_default();
+                let declared = RecvHalf::next_frame_len(tail);
+                match open(&mut recv, tail, copy, &mut scratch) {
+                    Ok(Some((consumed, plaintext))) => {
+                        assert_eq!(Some(consumed), declared);
+                        assert_eq!(plaintext.len() + 2 + TAG_LEN, consumed);
+                        opened.extend_from_slice(&plaintext);
+                        assert!(sealed.starts_with(&opened), "a frame nobody sealed opened");
+                        at += consumed;
+                    }
+                    Ok(None) => {
+                        assert!(declared.is_none_or(|len| len > tail.len()));
+                        break;
+                    }
+                    Err(e) => {
+                        assert!(
+                            matches!(e, Error::Decrypt | Error::FrameTooShort { .. }),
+                            "unexpected transport error: {e:?}"
+                        );
+                        assert_eq!(
+                            open(
+                                &mut recv,
+                                inbox.get_mut(at..).unwrap_or_default(),
+                                copy,
+                                &mut scratch
+                            )
+                            .as_ref(),
+                            Err(&e)
+                        );
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            inbox.drain(..at);
+        }
+        if roundtrip {
+            assert_eq!(failed, None);
+            assert_eq!(opened, sealed, "sealed data did not open to itself");
+            assert!(inbox.is_empty());
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Deterministic inputs: fragments of the fixture transcript and of valid frames,
+        /// flipped bytes, length prefixes and noise, so the bodies reach every state.
+        fn inputs(count: usize, seed: u64) -> impl Iterator<Item = Vec<u8>> {
+            let f = fixtures();
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            (0..count).map(move |_| {
+                let mut data = vec![next() as u8];
+                for _ in 0..next() % 6 {
+                    let piece: Vec<u8> = match next() % 8 {
+                        0 => f.msg1.clone(),
+                        1 => f.msg2.clone(),
+                        2 => f.msg3.clone(),
+                        3 => {
+                            let len = (next() % 300) as u16;
+                            len.to_be_bytes().to_vec()
+                        }
+                        _ => (0..next() % 80).map(|_| next() as u8).collect(),
+                    };
+                    data.extend_from_slice(&piece);
+                }
+                if data.len() > 1 && next() % 3 == 0 {
+                    let at = 1 + (next() as usize) % (data.len() - 1);
+                    data[at] ^= 1 << (next() % 8);
+                }
+                if next() % 4 == 0 {
+                    data.truncate((next() as usize) % (data.len() + 1));
+                }
+                data
+            })
+        }
+
+        #[test]
+        fn initiator_body_holds_on_pseudo_random_inputs() {
+            noise_initiator(&[]);
+            noise_initiator(&[0x80]);
+            for data in inputs(2000, 0x9e37_79b9_7f4a_7c15) {
+                noise_initiator(&data);
+            }
+        }
+
+        #[test]
+        fn responder_body_holds_on_pseudo_random_inputs() {
+            noise_responder(&[]);
+            noise_responder(&[0xc0]);
+            for data in inputs(2000, 0x2545_f491_4f6c_dd1d) {
+                noise_responder(&data);
+            }
+        }
+
+        #[test]
+        fn transport_body_holds_on_pseudo_random_inputs() {
+            // each input costs a whole handshake (two signature checks, slow in a debug
+            // build), hence fewer inputs than the handshake bodies get
+            noise_transport(&[]);
+            for data in inputs(1000, 0x5851_f42d_4c95_7f2d) {
+                noise_transport(&data);
+            }
+        }
+
+        #[test]
+        fn valid_prefixes_complete() {
+            // the bodies' prefixes are what a real peer sends: the machines complete on them
+            let f = fixtures();
+            let (mut i, mut r) = new_pair(&f.initiator, &f.responder);
+            assert_eq!(i.handle_input(&f.msg2), Ok(f.msg2.len()));
+            assert!(i.is_complete());
+            let both = [f.msg1.as_slice(), &f.msg3].concat();
+            assert_eq!(r.handle_input(&both), Ok(both.len()));
+            assert!(r.is_complete());
+            let (mut a, mut b) = sessions(&f);
+            assert_eq!(a.handshake_hash(), b.handshake_hash());
+            assert_eq!(a.muxer(), Some("/yamux/1.0.0"));
+            let mut wire = Vec::new();
+            let _ = a.send().encrypt_to_vec(b"x", &mut wire);
+            assert!(b
+                .recv()
+                .decrypt_in_place(&mut wire)
+                .is_ok_and(|o| o.is_some()));
+        }
+    }
+}
+
+// ---- TLS certificates ----
+
+/// A TLS certificate: any bytes are verified at a fixed time without panicking; one that
+/// passes proves the PeerId of the host key it carries, and its key checks handshake
+/// signatures without panicking either.
+#[cfg(feature = "tls")]
+pub fn tls_certificate(data: &[u8]) {
+    use crate::tls::certificate;
+    // 2025-06-15: inside the spec vectors' window (1975..4096)
+    const NOW: u64 = 1_750_000_000;
+    if let Ok(verified) = certificate::verify(data, NOW) {
+        assert_eq!(verified.public_key.to_peer_id(), verified.peer_id);
+        if let Some(scheme) = verified.signature_algorithm.tls13_scheme() {
+            let _ = certificate::verify_tls13_signature(&verified, scheme, data, data);
+        }
+    }
+    assert!(certificate::verify_chain(&[data, data], NOW, None).is_err());
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tls_tests {
+    use super::*;
+    use crate::identity::{KeyType, Keypair};
+    use crate::tls::certificate::Certificate;
+
+    struct Counter(u64);
+    impl rand_core::TryRng for Counter {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
+            Ok(self.0 ^ (self.0 >> 33))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for Counter {}
+
+    #[test]
+    fn tls_body_survives_mutated_certificates() {
+        let mut rng = Counter(9);
+        let id = Keypair::generate(KeyType::Secp256k1, &mut rng).unwrap();
+        let cert = Certificate::generate(&id, 1_750_000_000, &mut rng).unwrap();
+        tls_certificate(cert.der());
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..300 {
+            let mut v = cert.der().to_vec();
+            for _ in 0..(state % 4) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let i = (state as usize) % v.len();
+                match state % 3 {
+                    0 => v[i] ^= 1 << (state % 8),
+                    1 => v.truncate(i),
+                    _ => v.insert(i, state as u8),
+                }
+                if v.is_empty() {
+                    v.push(0);
+                }
+            }
+            tls_certificate(&v);
+        }
+    }
+}
