@@ -192,7 +192,7 @@ fn fastest(names: &[&'static str], times: &[f64]) -> (f64, &'static str) {
         .unwrap_or((f64::NAN, "none"))
 }
 
-fn primitives(samples: usize, rng: &mut BenchRng) -> Primitives {
+fn primitives(samples: usize, rng: &mut BenchRng, print: bool) -> Primitives {
     use aws_lc_rs as aws;
     let iters = 200;
     let ring_rng = ring::rand::SystemRandom::new();
@@ -383,18 +383,20 @@ fn primitives(samples: usize, rng: &mut BenchRng) -> Primitives {
         ],
     );
     let names = ["dalek/RustCrypto", "ring", "aws-lc-rs"];
-    for (what, t) in [
-        ("x25519 keygen", &kg),
-        ("ed25519 sign", &sign),
-        ("ed25519 verify", &verify),
-        ("chacha20poly1305 64KiB", &aead),
-    ] {
-        println!("primitive {what:<24} dalek/RustCrypto {:>9.1} us  ring {:>9.1} us  aws-lc-rs {:>9.1} us", t[0] / 1e3, t[1] / 1e3, t[2] / 1e3);
-    }
-    println!(
+    if print {
+        for (what, t) in [
+            ("x25519 keygen", &kg),
+            ("ed25519 sign", &sign),
+            ("ed25519 verify", &verify),
+            ("chacha20poly1305 64KiB", &aead),
+        ] {
+            println!("primitive {what:<24} dalek/RustCrypto {:>9.1} us  ring {:>9.1} us  aws-lc-rs {:>9.1} us", t[0] / 1e3, t[1] / 1e3, t[2] / 1e3);
+        }
+        println!(
         "primitive {:<24} dalek/RustCrypto {:>9.1} us  ring n/a (keygen+dh {:.1} us)  aws-lc-rs {:>9.1} us",
         "x25519 dh", dh[0] / 1e3, dh[1] / 1e3, dh[2] / 1e3
     );
+    }
     let (keygen, kn) = fastest(&names, &kg);
     let (dh_t, dn) = fastest(&names, &[dh[0], f64::INFINITY, dh[2]]);
     let (sign_t, sn) = fastest(&names, &sign);
@@ -459,65 +461,93 @@ fn heap_libp2p(rng: &mut BenchRng) -> (f64, f64) {
 
 // ---------------------------------------------------------------- main
 
+/// One round's figures, all measured close together in time.
+struct Round {
+    prim: Primitives,
+    prim_cached: f64,
+    prim_uncached: f64,
+    hs: Vec<f64>,
+    tp: Vec<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn main() {
     let quick = timing::quick();
-    let samples = if quick { 9 } else { 31 };
+    // Rounds of (primitives, handshakes, throughput) back to back; every ratio is the
+    // median over rounds of that round's own ratio, so a load change on the shared machine
+    // between phases cannot skew a ratio.
+    let (rounds, samples) = if quick { (3, 5) } else { (7, 11) };
     let mut rng = BenchRng(1);
-
     println!(
-        "== Noise benchmark ({} run)",
+        "== Noise benchmark ({} run: {rounds} rounds of {samples} samples)",
         if quick { "quick" } else { "full" }
-    );
-    let p = primitives(samples, &mut rng);
-    // both sides, static key and signature cached: ephemeral keygen + 3 DH + 1 verify each
-    let prim_cached = 2.0 * (p.keygen + 3.0 * p.dh + p.verify);
-    let prim_uncached = prim_cached + 2.0 * (p.keygen + p.sign);
-    println!(
-        "primitive sum per handshake (both sides): cached static key {:.1} us, with static keygen + sign {:.1} us  [keygen {}, dh {}, sign {}, verify {}]",
-        prim_cached / 1e3, prim_uncached / 1e3, p.names[0], p.names[1], p.names[2], p.names[3]
     );
 
     let (ic, rc) = p2psec_configs(&mut rng);
     let (lic, lrc) = libp2p_configs(&mut rng);
-    let hs = timing::per_call(
-        samples,
-        if quick { 20 } else { 50 },
-        &mut [
-            &mut || {
-                black_box(p2psec_handshake(&ic, &rc, &mut rng));
-            },
-            &mut || {
-                black_box(libp2p_handshake(&lic, &lrc));
-            },
-        ],
-    );
-    println!(
-        "handshake  p2psec {:>8.1} us   libp2p-noise {:>8.1} us",
-        hs[0] / 1e3,
-        hs[1] / 1e3
-    );
-
     let mut rng2 = BenchRng(2);
     let (mut a, mut b) = p2psec_handshake(&ic, &rc, &mut rng2);
+    let (mut a2, mut b2) = p2psec_handshake(&ic, &rc, &mut rng2);
     let (mut la, mut lb) = libp2p_handshake(&lic, &lrc);
     let data = vec![0x5au8; WRITE];
     let mut wire = Vec::with_capacity(2 * WRITE);
     let mut rbuf = vec![0u8; WRITE];
     let mut frames = frame_buffer();
-    let (mut a2, mut b2) = p2psec_handshake(&ic, &rc, &mut rng2);
-    let tp = timing::per_call(
-        samples,
-        if quick { 64 } else { 256 },
-        &mut [
-            &mut || p2psec_transfer_in_place(&mut a, &mut b, &mut frames),
-            &mut || libp2p_transfer(&mut la, &mut lb, &data, &mut rbuf),
-            &mut || p2psec_transfer(&mut a2, &mut b2, &data, &mut wire),
-        ],
-    );
+
+    let mut all = Vec::new();
+    for round in 0..rounds {
+        let prim = primitives(samples, &mut rng, round + 1 == rounds);
+        // both sides, static key and signature cached: ephemeral keygen + 3 DH + 1 verify each
+        let prim_cached = 2.0 * (prim.keygen + 3.0 * prim.dh + prim.verify);
+        let prim_uncached = prim_cached + 2.0 * (prim.keygen + prim.sign);
+        let hs = timing::per_call(
+            samples,
+            if quick { 20 } else { 40 },
+            &mut [
+                &mut || {
+                    black_box(p2psec_handshake(&ic, &rc, &mut rng));
+                },
+                &mut || {
+                    black_box(libp2p_handshake(&lic, &lrc));
+                },
+            ],
+        );
+        let tp = timing::per_call(
+            samples,
+            if quick { 48 } else { 128 },
+            &mut [
+                &mut || p2psec_transfer_in_place(&mut a, &mut b, &mut frames),
+                &mut || libp2p_transfer(&mut la, &mut lb, &data, &mut rbuf),
+                &mut || p2psec_transfer(&mut a2, &mut b2, &data, &mut wire),
+            ],
+        );
+        all.push(Round {
+            prim,
+            prim_cached,
+            prim_uncached,
+            hs,
+            tp,
+        });
+    }
+    let med = |f: &dyn Fn(&Round) -> f64| median(all.iter().map(f).collect());
     let gbps = |ns: f64| WRITE as f64 / ns; // bytes per ns = GB/s
+    let last = all.last().map(|r| r.prim.names).unwrap_or(["?"; 5]);
+    println!(
+        "primitive sum per handshake (both sides): cached static key {:.1} us, with static keygen + sign {:.1} us  [keygen {}, dh {}, sign {}, verify {}]",
+        med(&|r| r.prim_cached) / 1e3, med(&|r| r.prim_uncached) / 1e3, last[0], last[1], last[2], last[3]
+    );
+    println!(
+        "handshake  p2psec {:>8.1} us   libp2p-noise {:>8.1} us",
+        med(&|r| r.hs[0]) / 1e3,
+        med(&|r| r.hs[1]) / 1e3
+    );
     println!(
         "throughput one way, 64 KiB writes: p2psec {:.2} GB/s (in place; {:.2} GB/s with encrypt_to_vec's copy)   libp2p-noise {:.2} GB/s   raw AEAD ({}) {:.2} GB/s",
-        gbps(tp[0]), gbps(tp[2]), gbps(tp[1]), p.names[4], gbps(p.aead_64k)
+        gbps(med(&|r| r.tp[0])), gbps(med(&|r| r.tp[2])), gbps(med(&|r| r.tp[1])), last[4], gbps(med(&|r| r.prim.aead_64k))
     );
 
     let (heap_idle, heap_after) = heap_p2psec(&mut rng);
@@ -541,10 +571,22 @@ fn main() {
         c.final_summary();
     }
 
-    println!("ratio handshake_vs_libp2p {:.3}", hs[0] / hs[1]);
-    println!("ratio handshake_vs_primitives {:.3}", hs[0] / prim_cached);
-    println!("ratio throughput_vs_libp2p {:.3}", tp[1] / tp[0]);
-    println!("ratio throughput_vs_raw_aead {:.3}", p.aead_64k / tp[0]);
+    println!(
+        "ratio handshake_vs_libp2p {:.3}",
+        med(&|r| r.hs[0] / r.hs[1])
+    );
+    println!(
+        "ratio handshake_vs_primitives {:.3}",
+        med(&|r| r.hs[0] / r.prim_cached)
+    );
+    println!(
+        "ratio throughput_vs_libp2p {:.3}",
+        med(&|r| r.tp[1] / r.tp[0])
+    );
+    println!(
+        "ratio throughput_vs_raw_aead {:.3}",
+        med(&|r| r.prim.aead_64k / r.tp[0])
+    );
     println!("bytes session_heap {:.0}", heap_idle.max(heap_after));
     println!(
         "bytes session_heap_libp2p {:.0}",

@@ -148,4 +148,69 @@ pub enum Error {
     /// The local identity key could not sign the certificate key.
     #[error("local identity could not sign: {0}")]
     Signing(#[source] identity::Error),
+
+    // --- the TLS handshake and session (added with the machines) ---
+    /// A record's length field exceeds the TLS 1.3 limit (RFC 8446 §5.2: 2^14 + 256);
+    /// refused from its header alone.
+    #[error("TLS record of {len} bytes exceeds the {max}-byte limit")]
+    RecordTooLarge {
+        /// The length field.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Bytes that are not well-formed TLS (a bad header, a malformed message).
+    #[error("malformed TLS message: {reason}")]
+    InvalidMessage {
+        /// What rustls reported.
+        reason: String,
+    },
+    /// A record failed authentication (`bad_record_mac`): tampered in flight, or not from
+    /// this session's peer. Ends the handshake or session.
+    #[error("TLS record failed authentication")]
+    RecordAuthentication,
+    /// The peer broke the TLS protocol (a message out of order, a forbidden field, data
+    /// after close_notify).
+    #[error("peer broke the TLS protocol: {reason}")]
+    PeerMisbehaved {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The peer ended the connection with a fatal alert (for example `access_denied` when
+    /// it refused our certificate or PeerId, `bad_certificate`, `decrypt_error`).
+    #[error("peer sent TLS alert {description}")]
+    AlertReceived {
+        /// The alert's name as rustls prints it (`AccessDenied`, `BadCertificate`, ...).
+        description: String,
+    },
+    /// No common TLS parameters (version, cipher suite, key exchange group, signature
+    /// scheme).
+    #[error("no common TLS parameters: {reason}")]
+    PeerIncompatible {
+        /// What was missing.
+        reason: String,
+    },
+    /// The server supports none of the client's ALPN values (spec: the server MUST abort).
+    #[error("no common ALPN protocol")]
+    NoApplicationProtocol,
+    /// Our certificate is not valid at the given time: make a new one
+    /// (`Config::refresh_if_needed`) before the handshake.
+    #[error("our certificate is valid from {not_before} to {not_after}, now is {now}")]
+    LocalCertificateOutdated {
+        /// The caller's time.
+        now: u64,
+        /// Its `notBefore`.
+        not_before: u64,
+        /// Its `notAfter`.
+        not_after: u64,
+    },
+    /// Another TLS failure rustls reported.
+    #[error("TLS failure: {reason}")]
+    Tls {
+        /// What rustls reported.
+        reason: String,
+    },
+    /// A caller bug: a call out of order, an invalid setting.
+    #[error("API misuse: {0}")]
+    ApiMisuse(&'static str),
 }

@@ -1,5 +1,5 @@
-//! libp2p TLS (`/tls/1.0.0`): the certificate that carries a libp2p identity through a
-//! TLS 1.3 handshake. Spec: libp2p tls/tls.md (r0 with later edits, including the 2025
+//! libp2p TLS (`/tls/1.0.0`): the TLS 1.3 handshake between two libp2p identities, the
+//! certificate that carries each identity through it, and the session after it. Spec: libp2p tls/tls.md (r0 with later edits, including the 2025
 //! test vectors) and connections/inlined-muxer-negotiation.md for the ALPN values.
 //!
 //! Each side proves its identity with a self-signed X.509 certificate whose key is a fresh
@@ -46,18 +46,92 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Not here yet: the TLS 1.3 client and server machines (rustls 0.23's unbuffered API with
-//! a libp2p certificate verifier built on [`certificate::verify_chain`] and
-//! [`certificate::verify_tls13_signature`], ALPN, no SNI, resumption disabled) come next,
-//! in their own modules below; every rustls call will live in one file there.
+//! The TLS 1.3 machines drive rustls 0.23 in memory (every rustls call lives in one
+//! private file, `rustls_glue.rs`):
+//!
+//! - [`Config`]: the identity, our current certificate (made from the caller's RNG and
+//!   time, reused across connections, replaced by [`Config::refresh_if_needed`] before it
+//!   nears expiry) and the stream muxers to offer.
+//! - [`Client`] (the dialer) and [`Server`] (the listener): the handshake, with the
+//!   machine verbs `handle_input` / `poll_transmit` / `poll_event` / `is_complete` and
+//!   `into_session`. TLS 1.3 only (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305); mutual
+//!   authentication by the libp2p certificate rules at the caller's time, the expected
+//!   PeerId checked by the client; no SNI; resumption and early data disabled; the muxer
+//!   agreed through ALPN (client: its muxers then `libp2p`; server: the first of the
+//!   client's entries it supports).
+//! - [`Session`]: the record layer after the handshake: ciphertext in and out, plaintext in
+//!   and out, close_notify both ways; bounded buffers.
+//!
+//! ```
+//! use p2psec::identity::{KeyType, Keypair};
+//! use p2psec::tls::{Client, Config, Event, Server};
+//!
+//! # struct Rng(u64);
+//! # impl rand_core::TryRng for Rng {
+//! #     type Error = core::convert::Infallible;
+//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.try_next_u64()? as u32) }
+//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+//! #         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+//! #         Ok(self.0 ^ (self.0 >> 29))
+//! #     }
+//! #     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+//! #         for c in dst.chunks_mut(8) { let v = self.try_next_u64()?.to_le_bytes(); c.copy_from_slice(&v[..c.len()]); }
+//! #         Ok(())
+//! #     }
+//! # }
+//! # impl rand_core::TryCryptoRng for Rng {}
+//! # let mut rng = Rng(7);
+//! let now = 1_750_000_000; // Unix seconds, from the caller's clock
+//! let dialer = Keypair::generate(KeyType::Ed25519, &mut rng)?;
+//! let listener = Keypair::generate(KeyType::Ed25519, &mut rng)?;
+//! let client_config = Config::new(&dialer, now, &mut rng)?.with_stream_muxers(["/yamux/1.0.0"]);
+//! let server_config = Config::new(&listener, now, &mut rng)?.with_stream_muxers(["/yamux/1.0.0"]);
+//! let mut client = Client::new(&client_config, Some(listener.peer_id()), now)?;
+//! let mut server = Server::new(&server_config, now)?;
+//! let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+//! while !(client.is_complete() && server.is_complete()) {
+//!     let _ = client.poll_transmit(&mut to_server);
+//!     let used = server.handle_input(&to_server)?;
+//!     to_server.drain(..used);
+//!     let _ = server.poll_transmit(&mut to_client);
+//!     let used = client.handle_input(&to_client)?;
+//!     to_client.drain(..used);
+//! }
+//! assert_eq!(server.poll_event(), Some(Event::RemoteIdentified { peer_id: dialer.peer_id() }));
+//! let mut client = client.into_session()?;
+//! let mut server = server.into_session()?;
+//! assert_eq!(client.muxer(), Some("/yamux/1.0.0"));
+//!
+//! client.write(b"hello")?;
+//! let _ = client.poll_transmit(&mut to_server); // after the client's Finished
+//! let used = server.handle_input(&to_server)?;
+//! to_server.drain(..used);
+//! let mut buf = [0u8; 16];
+//! let n = server.read(&mut buf)?;
+//! assert_eq!(&buf[..n], b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Not here: multistream-select (the `/tls/1.0.0` negotiation before the handshake, and the
+//! muxer negotiation after it when ALPN agreed only `libp2p`), sockets and timeouts (the
+//! adapters own the handshake deadline), and randomness inside TLS itself: rustls draws
+//! the ClientHello random and the ECDHE keys from aws-lc-rs's OS-seeded generator, so only
+//! the certificate comes from the caller's RNG and transcripts do not replay byte for
+//! byte.
 
 pub mod certificate;
 mod error;
-
-// The TLS 1.3 machines (client, server, session) will be declared here.
+mod handshake;
+mod rustls_glue;
+mod session;
 
 pub use certificate::{Certificate, SignatureAlgorithm, Verified};
 pub use error::Error;
+pub use handshake::{
+    Client, Config, Event, Server, CERTIFICATE_RENEWAL_MARGIN_SECS, MAX_STREAM_MUXERS,
+};
+pub use rustls_glue::{MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
+pub use session::{Session, MAX_BUFFERED_PLAINTEXT, MAX_PENDING_CIPHERTEXT};
 
 /// The multistream-select protocol id.
 pub const PROTOCOL_ID: &str = "/tls/1.0.0";

@@ -1,0 +1,383 @@
+//! The libp2p TLS 1.3 handshake machines: [`Config`] (what every handshake of one
+//! identity shares), [`Client`] (the dialer) and [`Server`] (the listener). Spec: libp2p
+//! tls/tls.md and connections/inlined-muxer-negotiation.md.
+//!
+//! Both are thin role wrappers over one core that feeds whole TLS records to rustls
+//! (through `rustls_glue.rs`, the only file that calls rustls) and turns what rustls
+//! reports into the machine verbs of STYLE.md. The handshake is mutual: each side checks
+//! the other's libp2p certificate ([`super::certificate::verify_chain`]) at the caller's
+//! time and the `CertificateVerify` signature under its key; the client also checks the
+//! PeerId it dialed. The muxer is agreed through ALPN: the client offers its
+//! `stream_muxers` in preference order and then `libp2p`; the server takes the first entry
+//! of the client's list it supports.
+//!
+//! Not here: the record layer after the handshake ([`super::Session`]), certificate rules
+//! (`certificate.rs`), multistream-select (the `/tls/1.0.0` negotiation before, and the
+//! muxer negotiation after, if ALPN agreed only `libp2p`).
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use rand_core::CryptoRng;
+
+use super::certificate::{Certificate, Verified};
+use super::rustls_glue::{
+    next_record, Engine, LocalCert, Record, MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN,
+};
+use super::session::Session;
+use super::{Error, ALPN_LIBP2P};
+use crate::identity::{Keypair, PeerId};
+
+/// How long before our certificate's `notAfter` [`Config::refresh_if_needed`] replaces it:
+/// one day. A peer checks the certificate with its own clock; one whose clock runs ahead
+/// of ours by less than this still accepts it. A day is far beyond the clock skew of
+/// connected hosts and leaves the rest of the year's validity for reuse.
+pub const CERTIFICATE_RENEWAL_MARGIN_SECS: u64 = 24 * 60 * 60;
+
+/// Most stream muxers a [`Config`] offers. Each becomes an ALPN protocol name (1 to 255
+/// bytes, RFC 7301 §3.1) in the ClientHello; the bound keeps the list far below ALPN's
+/// 2^16-byte limit. Real configurations list one to three.
+pub const MAX_STREAM_MUXERS: usize = 16;
+
+/// What every handshake of one identity shares: the identity, our current certificate
+/// (made from the caller's RNG and time, reused for every connection until it nears
+/// expiry) and the stream muxers to offer. Cheap to clone.
+#[derive(Clone)]
+pub struct Config {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    identity: Keypair,
+    certificate: Certificate,
+    local: LocalCert,
+    stream_muxers: Vec<String>,
+}
+
+impl Config {
+    /// A configuration for `identity` with a new certificate valid at `now_unix` (Unix
+    /// seconds, the caller's clock); the certificate key and serial come from `rng`.
+    pub fn new<R: CryptoRng + ?Sized>(
+        identity: &Keypair,
+        now_unix: u64,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let certificate = Certificate::generate(identity, now_unix, rng)?;
+        let local = LocalCert::new(&certificate)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                identity: identity.clone(),
+                certificate,
+                local,
+                stream_muxers: Vec::new(),
+            }),
+        })
+    }
+
+    fn edit(&mut self) -> &mut Inner {
+        // copy-on-write: a clone taken earlier keeps its own settings
+        Arc::make_mut(&mut self.inner)
+    }
+
+    /// Stream muxers to offer through ALPN (client) or accept (server), in preference
+    /// order, e.g. `["/yamux/1.0.0", "/mplex/6.7.0"]`. At most [`MAX_STREAM_MUXERS`], each
+    /// 1 to 255 bytes (checked when a handshake is made).
+    #[must_use]
+    pub fn with_stream_muxers<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        muxers: I,
+    ) -> Self {
+        self.edit().stream_muxers = muxers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether our certificate must be replaced before a handshake at `now_unix`: fewer
+    /// than [`CERTIFICATE_RENEWAL_MARGIN_SECS`] left, or not yet valid (the clock went
+    /// back by more than the certificate's backdating).
+    pub fn needs_refresh(&self, now_unix: u64) -> bool {
+        let cert = &self.inner.certificate;
+        now_unix < cert.not_before()
+            || now_unix.saturating_add(CERTIFICATE_RENEWAL_MARGIN_SECS) >= cert.not_after()
+    }
+
+    /// Makes a new certificate if [`Config::needs_refresh`]; returns whether it did.
+    /// Handshakes already made keep the certificate they started with.
+    pub fn refresh_if_needed<R: CryptoRng + ?Sized>(
+        &mut self,
+        now_unix: u64,
+        rng: &mut R,
+    ) -> Result<bool, Error> {
+        if !self.needs_refresh(now_unix) {
+            return Ok(false);
+        }
+        let certificate = Certificate::generate(&self.inner.identity, now_unix, rng)?;
+        let local = LocalCert::new(&certificate)?;
+        let inner = self.edit();
+        inner.certificate = certificate;
+        inner.local = local;
+        Ok(true)
+    }
+
+    /// Our current certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.inner.certificate
+    }
+
+    /// Our PeerId.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.inner.identity.peer_id()
+    }
+
+    /// The stream muxers offered, in preference order.
+    pub fn stream_muxers(&self) -> &[String] {
+        &self.inner.stream_muxers
+    }
+
+    /// What a handshake at `now_unix` needs from us: checks that our certificate is valid
+    /// then and the muxer ids are valid ALPN names, and returns our ALPN list: the muxers
+    /// (duplicates dropped), then `libp2p` (the spec: MUST be last).
+    fn alpn(&self, now_unix: u64) -> Result<Vec<Vec<u8>>, Error> {
+        let cert = &self.inner.certificate;
+        if now_unix < cert.not_before() || now_unix > cert.not_after() {
+            return Err(Error::LocalCertificateOutdated {
+                now: now_unix,
+                not_before: cert.not_before(),
+                not_after: cert.not_after(),
+            });
+        }
+        let muxers = &self.inner.stream_muxers;
+        if muxers.len() > MAX_STREAM_MUXERS {
+            return Err(Error::ApiMisuse(
+                "more stream muxers than MAX_STREAM_MUXERS",
+            ));
+        }
+        let mut alpn = Vec::with_capacity(muxers.len() + 1);
+        for muxer in muxers {
+            let id = muxer.as_bytes();
+            if id.is_empty() || id.len() > 255 {
+                return Err(Error::ApiMisuse("a stream muxer id must be 1 to 255 bytes"));
+            }
+            // `libp2p` is added last below; a repeated id would be offered twice
+            if id != ALPN_LIBP2P && !alpn.iter().any(|a: &Vec<u8>| a == id) {
+                alpn.push(id.to_vec());
+            }
+        }
+        alpn.push(ALPN_LIBP2P.to_vec());
+        Ok(alpn)
+    }
+}
+
+impl core::fmt::Debug for Config {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("tls::Config")
+            .field("local_peer_id", &self.local_peer_id())
+            .field("certificate", &self.inner.certificate)
+            .field("stream_muxers", &self.inner.stream_muxers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a handshake reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The remote's certificate passed every libp2p check (and matched the expected
+    /// PeerId), and the remote signed this handshake with the certificate's key.
+    RemoteIdentified {
+        /// Who the remote proved to be.
+        peer_id: PeerId,
+    },
+    /// The handshake is complete: take the session with `into_session`. The client's
+    /// last flight (Certificate, CertificateVerify, Finished) may still wait in
+    /// `poll_transmit`, or in the session's, which continues the same output.
+    ///
+    /// For the client this means the server proved itself; the server checks the client's
+    /// certificate only when that last flight arrives. If it refuses it, the client's
+    /// session learns so from the server's alert ([`Error::AlertReceived`]) on its next
+    /// input, about one round trip later (spec: the TLS 1.3 client-side caveat).
+    Complete,
+}
+
+struct Core {
+    engine: Engine,
+    remote: Option<Verified>,
+    complete: bool,
+    events: VecDeque<Event>,
+    error: Option<Error>,
+}
+
+impl Core {
+    fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            remote: None,
+            complete: false,
+            events: VecDeque::new(),
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.events.clear();
+        self.error = Some(e.clone());
+        e
+    }
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let mut consumed = 0;
+        // whole records only, and none after the one that completes the handshake: what
+        // follows (application data, post-handshake messages) is the session's
+        while !self.complete {
+            let rest = bytes.get(consumed..).unwrap_or_default();
+            let len = match next_record(rest) {
+                Record::Incomplete => break,
+                Record::Whole(len) => len,
+                Record::TooLarge { len } => {
+                    self.engine
+                        .refuse_oversized(rest.get(..RECORD_HEADER_LEN).unwrap_or_default());
+                    return Err(self.fail(Error::RecordTooLarge {
+                        len,
+                        max: MAX_RECORD_BODY_LEN,
+                    }));
+                }
+            };
+            if let Err(e) = self.engine.feed_record(rest.get(..len).unwrap_or_default()) {
+                return Err(self.fail(e));
+            }
+            consumed += len;
+            self.progress()?;
+        }
+        Ok(consumed)
+    }
+
+    fn progress(&mut self) -> Result<(), Error> {
+        if self.remote.is_none() {
+            if let Some(verified) = self.engine.remote() {
+                self.events.push_back(Event::RemoteIdentified {
+                    peer_id: verified.peer_id,
+                });
+                self.remote = Some(verified);
+            }
+        }
+        if !self.engine.is_handshaking() {
+            if self.remote.is_none() {
+                // unreachable with mandatory mutual authentication; never complete unproven
+                return Err(self.fail(Error::ChainLength { len: 0 }));
+            }
+            self.complete = true;
+            self.events.push_back(Event::Complete);
+        }
+        Ok(())
+    }
+
+    fn into_session(self) -> Result<Session, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match (self.complete, self.remote) {
+            (true, Some(remote)) => Ok(Session::new(self.engine, remote)),
+            _ => Err(Error::ApiMisuse("into_session before Event::Complete")),
+        }
+    }
+}
+
+macro_rules! role {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        ///
+        /// # Call contract
+        /// 1. `new` (the client queues its ClientHello at once).
+        /// 2. Until `Event::Complete`: send what `poll_transmit` appends; feed every byte
+        ///    from the peer to `handle_input` (keep what it does not consume and hand it
+        ///    over again with the next bytes); drain `poll_event`.
+        /// 3. After `Complete`, `into_session`. The session's `poll_transmit` continues
+        ///    this machine's output (nothing is lost if the last `poll_transmit` was
+        ///    skipped); bytes `handle_input` did not consume are TLS records for the
+        ///    session's `handle_input`.
+        ///
+        /// After an error the machine is poisoned: every `handle_input` returns it again.
+        /// `poll_transmit` still hands out the one TLS alert that reports the failure to
+        /// the peer, then nothing.
+        pub struct $name(Core);
+
+        impl $name {
+            /// Feeds bytes from the peer; returns how many were consumed: whole TLS
+            /// records only, never past the record that completes the handshake.
+            pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+                self.0.handle_input(bytes)
+            }
+
+            /// Appends the bytes to send now; returns how many.
+            #[must_use]
+            pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+                self.0.engine.poll_transmit(out)
+            }
+
+            /// The next event, if any.
+            #[must_use]
+            pub fn poll_event(&mut self) -> Option<Event> {
+                self.0.events.pop_front()
+            }
+
+            /// Whether the handshake is complete.
+            pub fn is_complete(&self) -> bool {
+                self.0.complete && self.0.error.is_none()
+            }
+
+            /// The remote's PeerId, once it proved it.
+            pub fn remote_peer_id(&self) -> Option<PeerId> {
+                self.0.remote.as_ref().map(|r| r.peer_id)
+            }
+
+            /// The established session. Errors if the handshake is not complete, or with
+            /// the handshake's error.
+            pub fn into_session(self) -> Result<Session, Error> {
+                self.0.into_session()
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("complete", &self.0.complete)
+                    .field("remote", &self.remote_peer_id())
+                    .field("error", &self.0.error)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+role!(Client, "The TLS client (the dialer's side).");
+role!(Server, "The TLS server (the listener's side).");
+
+impl Client {
+    /// A handshake as client at `now_unix` (Unix seconds, the caller's clock: the
+    /// server's certificate must be valid then); queues the ClientHello. `expected_peer`
+    /// (from the dial address) ends the handshake with [`Error::UnexpectedPeer`] if the
+    /// server proves another identity.
+    pub fn new(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+    ) -> Result<Self, Error> {
+        let alpn = config.alpn(now_unix)?;
+        let engine = Engine::client(&config.inner.local, alpn, expected_peer, now_unix)?;
+        Ok(Self(Core::new(engine)))
+    }
+}
+
+impl Server {
+    /// A handshake as server at `now_unix` (Unix seconds, the caller's clock: the
+    /// client's certificate must be valid then); waits for the ClientHello.
+    pub fn new(config: &Config, now_unix: u64) -> Result<Self, Error> {
+        let alpn = config.alpn(now_unix)?;
+        let engine = Engine::server(&config.inner.local, alpn, now_unix)?;
+        Ok(Self(Core::new(engine)))
+    }
+}

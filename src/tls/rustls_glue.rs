@@ -1,0 +1,781 @@
+//! Every rustls call of p2psec lives in this file (STYLE.md: rustls 0.23's API is being
+//! replaced on rustls's main branch, so a later move stays local).
+//!
+//! What is here:
+//! - [`LocalCert`]: our [`Certificate`] loaded once into a rustls signing key, with the
+//!   crypto provider every handshake uses: aws-lc-rs, TLS 1.3 only, cipher suites
+//!   TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256 in
+//!   that order (the client offers them so, the server follows the client's order, rustls's
+//!   default). rust-libp2p offers the same three.
+//! - [`Engine`]: one rustls connection driven in memory, fed whole TLS records by the
+//!   machines in `handshake.rs` and `session.rs`. Its `ClientConfig`/`ServerConfig` is
+//!   built per handshake, because it carries this handshake's verifier (the caller's time,
+//!   the expected PeerId, the slot where the verified peer lands) and, for the server, an
+//!   ALPN list ordered by the client's ClientHello.
+//! - The libp2p certificate verifier, both roles: [`certificate::verify_chain`] and
+//!   [`certificate::verify_tls13_signature`] with the time the caller gave when the
+//!   handshake was made. rustls hands the verifier a `now: UnixTime` from the config's
+//!   time provider; p2psec installs a provider that returns the caller's time too and then
+//!   ignores `now` anyway, so no system clock is read anywhere (STYLE.md: time comes from
+//!   the caller).
+//! - The rustls-to-[`Error`] mapping. A certificate that fails verification reaches the
+//!   caller as the typed error [`certificate`] produced, not as rustls's summary of it.
+//!
+//! Settings (spec tls/tls.md and the spec notes): no SNI (the client names the server by
+//! the unspecified address 0.0.0.0, for which rustls sends no server_name, as rust-libp2p
+//! does); resumption disabled on both sides (`Resumption::disabled()`, no tickets sent, no
+//! server session storage: a resumed handshake would skip the certificate and so the
+//! peer's identity); no early data; the server requires a client certificate.
+//!
+//! ALPN: the client offers its muxers in preference order, then `libp2p`. The spec says
+//! the server SHOULD pick the first entry of the *client's* list it supports, but a rustls
+//! server picks by its own list's order. So the server reads the ClientHello through
+//! rustls's `Acceptor` first and only then builds its `ServerConfig`, with its ALPN list
+//! reordered to the client's order (go-libp2p overrides its TLS stack's choice the same
+//! way). If no entry overlaps, the server keeps its full list so that rustls aborts with
+//! `no_application_protocol` (the spec's MUST); a client that offers no ALPN at all is
+//! accepted with none (go-libp2p and rust-libp2p do the same).
+//!
+//! API choice: the buffered `ClientConnection`/`ServerConnection` (`read_tls`,
+//! `process_new_packets`, `write_tls`), not `rustls::unbuffered`. In rustls 0.23.46 the
+//! unbuffered API does not save a copy on the receive path (its `ReadTraffic` hands out
+//! plaintext from the same internal queue the buffered API reads from) and would need a
+//! mutable copy of the caller's `&[u8]` input anyway; it saves one copy on the send path
+//! only (`WriteTraffic::encrypt` seals straight into the caller's buffer). The buffered API
+//! offers the `Acceptor` (the client's ALPN order, above) and is what rust-libp2p and
+//! go-style stacks have exercised for years, so interop and correctness come first; the
+//! extra copy on send is a `memcpy` of each record into the caller's `Vec`.
+//! Copies today: receive = caller's bytes into rustls's record buffer (decrypted in place
+//! there), plaintext into rustls's queue, queue into the caller's read buffer; send =
+//! plaintext sealed into rustls's queue, queue into the caller's `Vec`.
+//!
+//! Not here: the call contracts and events (`handshake.rs`, `session.rs`), certificate
+//! rules (`certificate.rs`). Randomness inside TLS (the ClientHello and ServerHello
+//! randoms, the legacy session id, the ECDHE ephemeral keys) comes from aws-lc-rs's own
+//! OS-seeded generator: rustls's key-exchange groups draw their keys internally, so the
+//! caller's RNG reaches only the certificate key (made in `certificate.rs`), and TLS
+//! transcripts do not replay byte for byte. Tests compare outcomes, not bytes.
+
+use alloc::{boxed::Box, format, string::ToString, sync::Arc, vec, vec::Vec};
+use core::time::Duration;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::Resumption;
+use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{Accepted, Acceptor, NoServerSessionStorage};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::time_provider::TimeProvider;
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
+    DistinguishedName, ServerConfig, SignatureScheme,
+};
+
+use super::certificate::{self, Certificate, SignatureAlgorithm, Verified};
+use super::Error;
+use crate::identity::PeerId;
+
+/// The TLS record header: content type (1), legacy version (2), length (2) (RFC 8446
+/// §5.1).
+pub const RECORD_HEADER_LEN: usize = 5;
+
+/// The largest record body accepted: `TLSCiphertext.length` MUST NOT exceed 2^14 + 256
+/// (RFC 8446 §5.2); plaintext records are smaller still (2^14). A longer length field is
+/// refused as soon as its header arrives, before its body is waited for.
+pub const MAX_RECORD_BODY_LEN: usize = (1 << 14) + 256;
+
+/// What the start of a byte stream holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// Not yet a whole record.
+    Incomplete,
+    /// A whole record of this many bytes, header included.
+    Whole(usize),
+    /// A header whose length field exceeds [`MAX_RECORD_BODY_LEN`].
+    TooLarge {
+        /// The length field.
+        len: usize,
+    },
+}
+
+/// Frames the next record at the start of `bytes` by its header alone; the content is
+/// rustls's to judge.
+pub(crate) fn next_record(bytes: &[u8]) -> Record {
+    let Some([_, _, _, hi, lo]) = bytes.get(..RECORD_HEADER_LEN) else {
+        return Record::Incomplete;
+    };
+    let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+    if len > MAX_RECORD_BODY_LEN {
+        return Record::TooLarge { len };
+    }
+    if bytes.len() < RECORD_HEADER_LEN + len {
+        Record::Incomplete
+    } else {
+        Record::Whole(RECORD_HEADER_LEN + len)
+    }
+}
+
+/// The crypto provider of every p2psec TLS connection: aws-lc-rs, with exactly the three
+/// TLS 1.3 cipher suites, AES-GCM first (the server follows the client's order).
+fn provider() -> CryptoProvider {
+    use aws_lc_rs::cipher_suite::{
+        TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
+    };
+    let mut provider = aws_lc_rs::default_provider();
+    provider.cipher_suites = vec![
+        TLS13_AES_128_GCM_SHA256,
+        TLS13_AES_256_GCM_SHA384,
+        TLS13_CHACHA20_POLY1305_SHA256,
+    ];
+    provider
+}
+
+/// Our certificate as rustls uses it: the DER chain of one and its loaded signing key,
+/// plus the provider. Made once per certificate (per `Config`), shared by every handshake.
+#[derive(Clone)]
+pub(crate) struct LocalCert {
+    provider: Arc<CryptoProvider>,
+    key: Arc<CertifiedKey>,
+}
+
+impl LocalCert {
+    pub(crate) fn new(cert: &Certificate) -> Result<Self, Error> {
+        let provider = provider();
+        let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            cert.private_key_pkcs8_der().to_vec(),
+        ));
+        // `CertifiedKey::from_der` would also compare the key with the certificate through
+        // webpki, which refuses the critical libp2p extension: load the key alone; both
+        // come from the same `Certificate`. The aws-lc-rs key provider wipes this copy of
+        // the key (it wraps it in `Zeroizing`).
+        let signing_key = provider
+            .key_provider
+            .load_private_key(private_key)
+            .map_err(|e| Error::CertificateGeneration {
+                reason: format!("rustls refused our certificate key: {e}"),
+            })?;
+        let chain = vec![CertificateDer::from(cert.der().to_vec())];
+        Ok(Self {
+            provider: Arc::new(provider),
+            key: Arc::new(CertifiedKey::new(chain, signing_key)),
+        })
+    }
+}
+
+impl core::fmt::Debug for LocalCert {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LocalCert").finish_non_exhaustive()
+    }
+}
+
+/// rustls's clock, stopped at the caller's time. rustls reads it for the verifier's `now`
+/// (ignored, see [`Libp2pVerifier`]) and for ticket ages (no tickets here).
+#[derive(Debug)]
+struct CallerTime(UnixTime);
+
+impl TimeProvider for CallerTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(self.0)
+    }
+}
+
+fn unix_time(now_unix: u64) -> UnixTime {
+    UnixTime::since_unix_epoch(Duration::from_secs(now_unix))
+}
+
+// ---- the verifier ----
+
+/// What the verifier learned in this handshake.
+#[derive(Debug, Default)]
+struct VerifierState {
+    /// The certificate that passed [`certificate::verify_chain`] (DER) and what it proves.
+    certificate: Option<(Vec<u8>, Verified)>,
+    /// The peer also signed this handshake with that certificate's key.
+    proven: bool,
+    /// Why verification failed, as p2psec names it (rustls only carries a summary).
+    error: Option<Error>,
+}
+
+/// The libp2p verifier of one handshake (either role): the spec's certificate rules at the
+/// caller's time, the expected PeerId (client), and the `CertificateVerify` signature under
+/// the verified certificate's key with its scheme pinned to the certificate's algorithm.
+#[derive(Debug)]
+struct Libp2pVerifier {
+    now_unix: u64,
+    expected: Option<PeerId>,
+    state: Mutex<VerifierState>,
+}
+
+impl Libp2pVerifier {
+    fn new(now_unix: u64, expected: Option<PeerId>) -> Self {
+        Self {
+            now_unix,
+            expected,
+            state: Mutex::new(VerifierState::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, VerifierState> {
+        // the state stays consistent under a panic elsewhere: every write is one assignment
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fail(&self, error: Error, summary: CertificateError) -> rustls::Error {
+        self.state().error = Some(error);
+        rustls::Error::InvalidCertificate(summary)
+    }
+
+    /// The chain check. rustls's `now` is ignored: it is the caller's time already
+    /// ([`CallerTime`]), and the verifier must not depend on which clock rustls holds.
+    fn verify_certificate(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), rustls::Error> {
+        let result = if intermediates.is_empty() {
+            certificate::verify_chain(&[end_entity.as_ref()], self.now_unix, self.expected)
+        } else {
+            Err(Error::ChainLength {
+                len: intermediates.len().saturating_add(1),
+            })
+        };
+        match result {
+            Ok(verified) => {
+                self.state().certificate = Some((end_entity.as_ref().to_vec(), verified));
+                Ok(())
+            }
+            Err(e) => {
+                // the alert rustls sends for it (RFC 8446 §6.2)
+                let summary = match &e {
+                    Error::NotYetValid { .. } => CertificateError::NotValidYet,
+                    Error::Expired { .. } => CertificateError::Expired,
+                    Error::UnexpectedPeer { .. } => {
+                        CertificateError::ApplicationVerificationFailure
+                    }
+                    Error::SelfSignature | Error::ExtensionSignature => {
+                        CertificateError::BadSignature
+                    }
+                    Error::UnknownCriticalExtension { .. } => {
+                        CertificateError::UnhandledCriticalExtension
+                    }
+                    _ => CertificateError::BadEncoding,
+                };
+                Err(self.fail(e, summary))
+            }
+        }
+    }
+
+    fn verify_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let result = {
+            let state = self.state();
+            match &state.certificate {
+                Some((der, verified)) if der.as_slice() == cert.as_ref() => {
+                    certificate::verify_tls13_signature(
+                        verified,
+                        dss.scheme,
+                        message,
+                        dss.signature(),
+                    )
+                }
+                // rustls only asks for a signature under the certificate it had verified
+                _ => Err(Error::HandshakeSignature),
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.state().proven = true;
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            Err(e) => Err(self.fail(e, CertificateError::BadSignature)),
+        }
+    }
+
+    fn schemes() -> Vec<SignatureScheme> {
+        use SignatureAlgorithm as A;
+        [
+            A::EcdsaP256Sha256,
+            A::Ed25519,
+            A::EcdsaP384Sha384,
+            A::RsaPssSha256,
+            A::RsaPssSha384,
+            A::RsaPssSha512,
+        ]
+        .into_iter()
+        .filter_map(A::tls13_scheme)
+        .collect()
+    }
+
+    fn tls12() -> rustls::Error {
+        // unreachable: only TLS 1.3 is configured
+        rustls::Error::General("TLS 1.2 is not supported".to_string())
+    }
+}
+
+impl ServerCertVerifier for Libp2pVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verify_certificate(end_entity, intermediates)
+            .map(|()| ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(Self::tls12())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        Self::schemes()
+    }
+}
+
+impl ClientCertVerifier for Libp2pVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    /// The spec: the server MUST request a client certificate and abort if none comes.
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.verify_certificate(end_entity, intermediates)
+            .map(|()| ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(Self::tls12())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        Self::schemes()
+    }
+}
+
+// ---- the engine ----
+
+/// The server before the ClientHello: what it needs to build its config then.
+struct Pending {
+    acceptor: Box<Acceptor>,
+    local: LocalCert,
+    now_unix: u64,
+    /// Our muxers, then `libp2p`.
+    supported_alpn: Vec<Vec<u8>>,
+}
+
+enum Conn {
+    /// Server: reading the ClientHello.
+    Accepting(Pending),
+    Established(Box<Connection>),
+    /// The `Acceptor` failed; its alert (if any) waits in `Engine::out`.
+    Failed,
+}
+
+/// One rustls connection in memory. The machines feed it whole records
+/// ([`next_record`]) and drain its output; it never sees a partial record or an empty
+/// read (rustls takes an empty read for the end of the stream).
+pub(crate) struct Engine {
+    conn: Conn,
+    verifier: Arc<Libp2pVerifier>,
+    /// Bytes to send that rustls no longer holds (the `Acceptor`'s alert).
+    out: Vec<u8>,
+    /// Decrypted plaintext waiting in rustls, as of the last record.
+    plaintext_pending: usize,
+    peer_closed: bool,
+}
+
+impl Engine {
+    /// A client: queues the ClientHello offering `alpn` (non-empty, in preference order).
+    pub(crate) fn client(
+        local: &LocalCert,
+        alpn: Vec<Vec<u8>>,
+        expected: Option<PeerId>,
+        now_unix: u64,
+    ) -> Result<Self, Error> {
+        let verifier = Arc::new(Libp2pVerifier::new(now_unix, expected));
+        let mut config = ClientConfig::builder_with_details(
+            local.provider.clone(),
+            Arc::new(CallerTime(unix_time(now_unix))),
+        )
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(map_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(local.key.clone())));
+        config.alpn_protocols = alpn;
+        config.resumption = Resumption::disabled();
+        config.enable_sni = false;
+        config.enable_early_data = false;
+        // 0.0.0.0: an IP address, so rustls sends no server_name (spec: no SNI)
+        let name = ServerName::from(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let conn = ClientConnection::new(Arc::new(config), name).map_err(map_error)?;
+        Ok(Self::new(
+            Conn::Established(Box::new(Connection::Client(conn))),
+            verifier,
+        ))
+    }
+
+    /// A server supporting `supported_alpn` (non-empty); waits for the ClientHello.
+    pub(crate) fn server(
+        local: &LocalCert,
+        supported_alpn: Vec<Vec<u8>>,
+        now_unix: u64,
+    ) -> Result<Self, Error> {
+        let verifier = Arc::new(Libp2pVerifier::new(now_unix, None));
+        let pending = Pending {
+            acceptor: Box::default(),
+            local: local.clone(),
+            now_unix,
+            supported_alpn,
+        };
+        Ok(Self::new(Conn::Accepting(pending), verifier))
+    }
+
+    fn new(conn: Conn, verifier: Arc<Libp2pVerifier>) -> Self {
+        Self {
+            conn,
+            verifier,
+            out: Vec::new(),
+            plaintext_pending: 0,
+            peer_closed: false,
+        }
+    }
+
+    /// Processes one whole record (from [`next_record`]).
+    pub(crate) fn feed_record(&mut self, record: &[u8]) -> Result<(), Error> {
+        match &mut self.conn {
+            Conn::Accepting(pending) => {
+                read_all(record, |r| pending.acceptor.read_tls(r))?;
+                match pending.acceptor.accept() {
+                    Ok(None) => Ok(()),
+                    Ok(Some(accepted)) => self.accepted(accepted),
+                    Err((e, mut alert)) => {
+                        // writing into a Vec cannot fail
+                        let _ = alert.write_all(&mut self.out);
+                        self.conn = Conn::Failed;
+                        Err(self.map(e))
+                    }
+                }
+            }
+            Conn::Established(conn) => {
+                if self.peer_closed {
+                    return Err(Error::PeerMisbehaved {
+                        reason: "data after close_notify".to_string(),
+                    });
+                }
+                read_all(record, |r| conn.read_tls(r))?;
+                match conn.process_new_packets() {
+                    Ok(io) => {
+                        self.plaintext_pending = io.plaintext_bytes_to_read();
+                        self.peer_closed = io.peer_has_closed();
+                        Ok(())
+                    }
+                    Err(e) => Err(self.map(e)),
+                }
+            }
+            Conn::Failed => Err(Error::ApiMisuse("TLS connection failed earlier")),
+        }
+    }
+
+    /// The server's config, made once the ClientHello shows the client's ALPN order.
+    fn accepted(&mut self, accepted: Accepted) -> Result<(), Error> {
+        let Conn::Accepting(pending) = core::mem::replace(&mut self.conn, Conn::Failed) else {
+            return Err(Error::ApiMisuse("ClientHello accepted twice"));
+        };
+        let hello = accepted.client_hello();
+        // The spec: the first entry of the client's list the server supports. rustls picks
+        // the first of *its* list the client offered, so hand it the overlap in the
+        // client's order; without an overlap keep ours, so rustls aborts with
+        // no_application_protocol if the client offered any.
+        let mut alpn: Vec<Vec<u8>> = hello
+            .alpn()
+            .into_iter()
+            .flatten()
+            .filter(|offered| pending.supported_alpn.iter().any(|s| s == offered))
+            .map(<[u8]>::to_vec)
+            .collect();
+        alpn.dedup();
+        if alpn.is_empty() {
+            alpn = pending.supported_alpn;
+        }
+        let mut config = ServerConfig::builder_with_details(
+            pending.local.provider.clone(),
+            Arc::new(CallerTime(unix_time(pending.now_unix))),
+        )
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(map_error)?
+        .with_client_cert_verifier(self.verifier.clone())
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(pending.local.key.clone())));
+        config.alpn_protocols = alpn;
+        config.send_tls13_tickets = 0;
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.max_early_data_size = 0;
+        match accepted.into_connection(Arc::new(config)) {
+            Ok(conn) => {
+                self.conn = Conn::Established(Box::new(Connection::Server(conn)));
+                Ok(())
+            }
+            Err((e, mut alert)) => {
+                let _ = alert.write_all(&mut self.out);
+                Err(self.map(e))
+            }
+        }
+    }
+
+    /// Fails the connection over a header whose length exceeds [`MAX_RECORD_BODY_LEN`];
+    /// the caller reports [`Error::RecordTooLarge`]. rustls's own bound is looser
+    /// (2^14 + 2048, kept for TLS 1.2), so it gets the header with the length field at its
+    /// maximum, which it refuses at once and answers with its alert (decode_error).
+    pub(crate) fn refuse_oversized(&mut self, header: &[u8]) {
+        let mut header = header.to_vec();
+        if let Some(len) = header.get_mut(3..RECORD_HEADER_LEN) {
+            len.copy_from_slice(&[0xff, 0xff]);
+        }
+        let _ = self.feed_record(&header);
+    }
+
+    /// Appends what rustls has to send; returns how many bytes.
+    pub(crate) fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let start = out.len();
+        if out.is_empty() {
+            // hand over our buffer instead of copying it
+            core::mem::swap(out, &mut self.out);
+        } else {
+            out.append(&mut self.out);
+        }
+        if let Conn::Established(conn) = &mut self.conn {
+            while conn.wants_write() {
+                match conn.write_tls(out) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        out.len().saturating_sub(start)
+    }
+
+    /// Whether the handshake is still running (or never got past the ClientHello).
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match &self.conn {
+            Conn::Established(conn) => conn.is_handshaking(),
+            Conn::Accepting(_) | Conn::Failed => true,
+        }
+    }
+
+    /// The peer, once its certificate verified and it signed the handshake with its key.
+    pub(crate) fn remote(&self) -> Option<Verified> {
+        let state = self.verifier.state();
+        match (&state.certificate, state.proven) {
+            (Some((_, verified)), true) => Some(verified.clone()),
+            _ => None,
+        }
+    }
+
+    /// The ALPN value agreed, if any.
+    pub(crate) fn alpn(&self) -> Option<&[u8]> {
+        match &self.conn {
+            Conn::Established(conn) => conn.alpn_protocol(),
+            _ => None,
+        }
+    }
+
+    /// The negotiated cipher suite's IANA name.
+    pub(crate) fn cipher_suite(&self) -> Option<&'static str> {
+        match &self.conn {
+            Conn::Established(conn) => conn.negotiated_cipher_suite()?.suite().as_str(),
+            _ => None,
+        }
+    }
+
+    /// Seals application data (after the handshake). Takes less than offered, possibly
+    /// nothing, while rustls holds [`super::session::MAX_PENDING_CIPHERTEXT`] bytes to send.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
+        match &mut self.conn {
+            Conn::Established(conn) => conn.writer().write(data).map_err(|e| Error::Tls {
+                reason: e.to_string(),
+            }),
+            _ => Err(Error::ApiMisuse("write before the handshake")),
+        }
+    }
+
+    /// Copies received plaintext out; 0 if none is waiting.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
+        let Conn::Established(conn) = &mut self.conn else {
+            return 0;
+        };
+        // WouldBlock (nothing yet) and Ok(0) (closed) both mean nothing to hand out
+        let n = conn.reader().read(buf).unwrap_or(0);
+        self.plaintext_pending = self.plaintext_pending.saturating_sub(n);
+        n
+    }
+
+    /// Plaintext waiting to be read.
+    pub(crate) fn plaintext_pending(&self) -> usize {
+        self.plaintext_pending
+    }
+
+    /// The peer sent close_notify.
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// Queues our close_notify.
+    pub(crate) fn close(&mut self) {
+        if let Conn::Established(conn) = &mut self.conn {
+            conn.send_close_notify();
+        }
+    }
+
+    /// A rustls error as p2psec names it; a certificate refused by our verifier keeps the
+    /// verifier's own error.
+    fn map(&self, e: rustls::Error) -> Error {
+        if let rustls::Error::InvalidCertificate(_) = e {
+            if let Some(ours) = self.verifier.state().error.take() {
+                return ours;
+            }
+        }
+        map_error(e)
+    }
+}
+
+/// Feeds all of `record` through `read_tls` (which may take it in several reads).
+fn read_all(
+    mut record: &[u8],
+    mut read_tls: impl FnMut(&mut dyn Read) -> std::io::Result<usize>,
+) -> Result<(), Error> {
+    while !record.is_empty() {
+        match read_tls(&mut record) {
+            Ok(0) => {
+                return Err(Error::PeerMisbehaved {
+                    reason: "data after close_notify".to_string(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::Tls {
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn map_error(e: rustls::Error) -> Error {
+    use rustls::Error as E;
+    match e {
+        E::DecryptError => Error::RecordAuthentication,
+        E::AlertReceived(alert) => Error::AlertReceived {
+            description: format!("{alert:?}"),
+        },
+        E::InvalidMessage(m) => Error::InvalidMessage {
+            reason: format!("{m:?}"),
+        },
+        E::PeerSentOversizedRecord => Error::InvalidMessage {
+            reason: "record too large".to_string(),
+        },
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            Error::PeerMisbehaved {
+                reason: e.to_string(),
+            }
+        }
+        E::PeerMisbehaved(p) => Error::PeerMisbehaved {
+            reason: format!("{p:?}"),
+        },
+        E::PeerIncompatible(p) => Error::PeerIncompatible {
+            reason: format!("{p:?}"),
+        },
+        E::NoApplicationProtocol => Error::NoApplicationProtocol,
+        // the spec: exactly one certificate; the peer sent none
+        E::NoCertificatesPresented => Error::ChainLength { len: 0 },
+        other => Error::Tls {
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_framed_by_their_header() {
+        assert_eq!(next_record(&[]), Record::Incomplete);
+        assert_eq!(next_record(&[22, 3, 1, 0]), Record::Incomplete);
+        assert_eq!(next_record(&[22, 3, 1, 0, 2, 9]), Record::Incomplete);
+        assert_eq!(next_record(&[22, 3, 1, 0, 2, 9, 9, 1]), Record::Whole(7));
+        assert_eq!(next_record(&[23, 3, 3, 0, 0]), Record::Whole(5));
+        let max = u16::try_from(MAX_RECORD_BODY_LEN).unwrap_or(u16::MAX);
+        let [hi, lo] = max.to_be_bytes();
+        assert_eq!(next_record(&[23, 3, 3, hi, lo]), Record::Incomplete);
+        let [hi, lo] = (max + 1).to_be_bytes();
+        assert_eq!(
+            next_record(&[23, 3, 3, hi, lo]),
+            Record::TooLarge {
+                len: MAX_RECORD_BODY_LEN + 1
+            }
+        );
+    }
+
+    #[test]
+    fn offered_schemes_are_the_accepted_algorithms() {
+        let schemes = Libp2pVerifier::schemes();
+        assert_eq!(
+            schemes.first(),
+            Some(&SignatureScheme::ECDSA_NISTP256_SHA256)
+        );
+        assert_eq!(schemes.len(), 6);
+        assert!(!schemes.contains(&SignatureScheme::RSA_PKCS1_SHA256));
+    }
+}
