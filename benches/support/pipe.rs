@@ -37,8 +37,10 @@ pub(crate) fn pair() -> (End, End) {
 }
 
 /// A handle on both queues of a pair that outlives moving the ends into a peer.
+#[allow(dead_code)] // used by the noise bench only
 pub(crate) struct Shrinker(Arc<Mutex<Queue>>, Arc<Mutex<Queue>>);
 
+#[allow(dead_code)] // used by the noise bench only
 impl End {
     /// A handle to release the queues' spare capacity later.
     pub(crate) fn shrinker(&self) -> Shrinker {
@@ -46,6 +48,7 @@ impl End {
     }
 }
 
+#[allow(dead_code)] // used by the noise bench only
 impl Shrinker {
     /// Releases the queues' spare capacity, so heap figures count only what the peers hold.
     pub(crate) fn shrink(&self) {
