@@ -940,3 +940,467 @@ mod tls_tests {
         }
     }
 }
+
+// ---- tls handshake ----
+
+#[cfg(feature = "tls")]
+pub use tls_bodies::{tls_client, tls_server};
+
+/// Fuzz bodies for the TLS handshake machines: fixed identities, certificates and time, so
+/// everything p2psec decides replays. rustls draws its own randoms and key shares, so the
+/// recorded flights the bodies can start from are realistic records, not a replayable
+/// conversation: the first encrypted record after them never opens.
+#[cfg(feature = "tls")]
+mod tls_bodies {
+    use super::chunks;
+    use crate::identity::{KeyType, Keypair, PeerId};
+    use crate::tls::{
+        Client, Config, Error, Event, Server, Session, MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN,
+    };
+    use alloc::vec::Vec;
+    use std::sync::OnceLock;
+
+    /// The fixtures' clock: 2025-06-15 (Unix seconds).
+    const NOW: u64 = 1_750_000_000;
+    /// TLS content type `application_data` (RFC 8446 §5.1): every record after the
+    /// ServerHello is encrypted under it.
+    const APPLICATION_DATA: u8 = 23;
+    /// No handshake sends more. Measured: a ClientHello with the hybrid X25519MLKEM768 key
+    /// share is 1440 bytes, the server's flight 1867 (its ServerHello alone 1215); a
+    /// HelloRetryRequest makes the client send a second ClientHello; then one alert.
+    const MAX_HANDSHAKE_OUTPUT: usize = 8 * 1024;
+
+    /// splitmix64: the fixtures' identities and certificates come from fixed seeds.
+    struct FixedRng(u64);
+
+    impl rand_core::TryRng for FixedRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            Ok(z ^ (z >> 31))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for FixedRng {}
+
+    /// Both configurations and the flights of one real handshake between them.
+    struct Fixtures {
+        client: Config,
+        server: Config,
+        server_id: PeerId,
+        /// The client's first flight: its ClientHello.
+        client_hello: Vec<u8>,
+        /// The server's answer: ServerHello and ChangeCipherSpec in the clear, then the
+        /// encrypted EncryptedExtensions .. Finished.
+        server_flight: Vec<u8>,
+        /// The client's second flight: ChangeCipherSpec, then its encrypted Certificate,
+        /// CertificateVerify and Finished.
+        client_finish: Vec<u8>,
+    }
+
+    fn config(seed: u64, key_type: KeyType) -> (Config, PeerId) {
+        let mut rng = FixedRng(seed);
+        let id = match Keypair::generate(key_type, &mut rng) {
+            Ok(id) => id,
+            Err(e) => panic!("fixture identity: {e:?}"),
+        };
+        match Config::new(&id, NOW, &mut rng) {
+            Ok(c) => (c.with_stream_muxers(["/yamux/1.0.0"]), id.peer_id()),
+            Err(e) => panic!("fixture config: {e:?}"),
+        }
+    }
+
+    fn new_client(f: &Fixtures) -> Client {
+        match Client::new(&f.client, Some(f.server_id), NOW) {
+            Ok(c) => c,
+            Err(e) => panic!("fixture client: {e:?}"),
+        }
+    }
+
+    fn new_server(f: &Fixtures) -> Server {
+        match Server::new(&f.server, NOW) {
+            Ok(s) => s,
+            Err(e) => panic!("fixture server: {e:?}"),
+        }
+    }
+
+    fn transmit(out: usize, buf: Vec<u8>) -> Vec<u8> {
+        assert_eq!(out, buf.len(), "poll_transmit miscounted");
+        buf
+    }
+
+    fn make_fixtures() -> Fixtures {
+        let (client, _) = config(0x3001, KeyType::Ed25519);
+        let (server, server_id) = config(0x3002, KeyType::Secp256k1);
+        let mut f = Fixtures {
+            client,
+            server,
+            server_id,
+            client_hello: Vec::new(),
+            server_flight: Vec::new(),
+            client_finish: Vec::new(),
+        };
+        let (mut c, mut s) = (new_client(&f), new_server(&f));
+        let mut buf = Vec::new();
+        f.client_hello = transmit(c.poll_transmit(&mut buf), buf);
+        assert_eq!(s.handle_input(&f.client_hello), Ok(f.client_hello.len()));
+        let mut buf = Vec::new();
+        f.server_flight = transmit(s.poll_transmit(&mut buf), buf);
+        assert_eq!(c.handle_input(&f.server_flight), Ok(f.server_flight.len()));
+        let mut buf = Vec::new();
+        f.client_finish = transmit(c.poll_transmit(&mut buf), buf);
+        assert_eq!(s.handle_input(&f.client_finish), Ok(f.client_finish.len()));
+        assert!(c.is_complete() && s.is_complete());
+        f
+    }
+
+    /// Made once per process: certificates cost signatures, the flights a handshake.
+    fn fixtures() -> &'static Fixtures {
+        static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+        FIXTURES.get_or_init(make_fixtures)
+    }
+
+    /// The length (header included) of the whole record at the start of `bytes`, if one is
+    /// there.
+    fn whole_record(bytes: &[u8]) -> Option<usize> {
+        let &[_, _, _, hi, lo] = bytes.get(..RECORD_HEADER_LEN)? else {
+            return None;
+        };
+        let len = RECORD_HEADER_LEN + usize::from(u16::from_be_bytes([hi, lo]));
+        (len <= bytes.len()).then_some(len)
+    }
+
+    /// The records of `flight` before its first encrypted one (what a peer can still act
+    /// on in a handshake whose keys differ).
+    fn cleartext_head(flight: &[u8]) -> &[u8] {
+        let mut at = 0;
+        while let Some(rest) = flight.get(at..) {
+            match (rest.first(), whole_record(rest)) {
+                (Some(&ty), Some(len)) if ty != APPLICATION_DATA => at += len,
+                _ => break,
+            }
+        }
+        flight.get(..at).unwrap_or_default()
+    }
+
+    /// The verbs both handshake machines share, so one driver checks both.
+    trait Handshake: Sized {
+        fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error>;
+        fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
+        fn poll_event(&mut self) -> Option<Event>;
+        fn is_complete(&self) -> bool;
+        fn remote_peer_id(&self) -> Option<PeerId>;
+        fn into_session(self) -> Result<Session, Error>;
+    }
+
+    macro_rules! handshake {
+        ($t:ty) => {
+            impl Handshake for $t {
+                fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+                    <$t>::handle_input(self, bytes)
+                }
+                fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+                    <$t>::poll_transmit(self, out)
+                }
+                fn poll_event(&mut self) -> Option<Event> {
+                    <$t>::poll_event(self)
+                }
+                fn is_complete(&self) -> bool {
+                    <$t>::is_complete(self)
+                }
+                fn remote_peer_id(&self) -> Option<PeerId> {
+                    <$t>::remote_peer_id(self)
+                }
+                fn into_session(self) -> Result<Session, Error> {
+                    <$t>::into_session(self)
+                }
+            }
+        };
+    }
+    handshake!(Client);
+    handshake!(Server);
+
+    /// A failure of our own side, which no input from the peer may cause.
+    fn is_local_error(e: &Error) -> bool {
+        matches!(
+            e,
+            Error::ApiMisuse(_)
+                | Error::LocalCertificateOutdated { .. }
+                | Error::CertificateGeneration { .. }
+                | Error::Signing(_)
+        )
+    }
+
+    /// Feeds `prefix` (recorded records) and then the chunks of `data` as a real driver
+    /// would (keep the unconsumed bytes, append the new chunk, hand over the whole tail,
+    /// drain output and events) and checks the invariants of the call contract.
+    ///
+    /// No input can complete the handshake or identify the peer: both need records keyed
+    /// by this handshake's fresh key exchange, and a Finished and a CertificateVerify over
+    /// its fresh randoms, which no fixed input can know. One that did would be a forgery.
+    fn drive<M: Handshake>(mut m: M, prefix: &[u8], data: &[u8]) {
+        let mut inbox: Vec<u8> = Vec::new();
+        let mut sent = 0usize;
+        let mut failed: Option<Error> = None;
+        let pieces = core::iter::once(prefix)
+            .filter(|p| !p.is_empty())
+            .chain(chunks(data));
+        for chunk in pieces {
+            if let Some(e) = &failed {
+                // poisoned: the same error, nothing more (the alert went out already)
+                assert_eq!(m.handle_input(chunk).as_ref(), Err(e));
+                assert_eq!(m.handle_input(&inbox).as_ref(), Err(e));
+                let mut out = Vec::new();
+                assert_eq!(m.poll_transmit(&mut out), 0, "output after the alert");
+                assert_eq!(m.poll_event(), None, "event after an error");
+                assert!(!m.is_complete());
+                continue;
+            }
+            inbox.extend_from_slice(chunk);
+            match m.handle_input(&inbox) {
+                Ok(n) => {
+                    assert!(n <= inbox.len(), "consumed {n} of {}", inbox.len());
+                    // whole records only
+                    let mut at = 0;
+                    while at < n {
+                        match whole_record(inbox.get(at..).unwrap_or_default()) {
+                            Some(len) if len <= RECORD_HEADER_LEN + MAX_RECORD_BODY_LEN => {
+                                at += len;
+                            }
+                            other => panic!("consumed past a record boundary: {other:?}"),
+                        }
+                    }
+                    assert_eq!(at, n, "consumed part of a record");
+                    inbox.drain(..n);
+                    assert!(!m.is_complete(), "completed on unkeyed bytes");
+                    assert_eq!(whole_record(&inbox), None, "a whole record left unread");
+                }
+                Err(e) => {
+                    assert!(!is_local_error(&e), "a peer caused a local error: {e:?}");
+                    assert_eq!(m.handle_input(&inbox).as_ref(), Err(&e));
+                    assert_eq!(m.handle_input(&[]).as_ref(), Err(&e));
+                    assert!(!m.is_complete());
+                    failed = Some(e);
+                }
+            }
+            let mut out = Vec::new();
+            sent += transmit(m.poll_transmit(&mut out), out).len();
+            assert!(
+                sent <= MAX_HANDSHAKE_OUTPUT,
+                "unbounded output: {sent} bytes"
+            );
+            assert_eq!(m.poll_event(), None, "an event from unkeyed bytes");
+            assert_eq!(m.remote_peer_id(), None, "identified from unkeyed bytes");
+        }
+        let mut out = Vec::new();
+        sent += transmit(m.poll_transmit(&mut out), out).len();
+        assert!(
+            sent <= MAX_HANDSHAKE_OUTPUT,
+            "unbounded output: {sent} bytes"
+        );
+        match (m.into_session(), failed) {
+            (Err(e), Some(f)) => assert_eq!(e, f, "into_session after an error"),
+            (Err(Error::ApiMisuse(_)), None) => {}
+            (r, f) => panic!(
+                "into_session: {:?} after {f:?}",
+                r.map(|s| s.remote_peer_id())
+            ),
+        }
+    }
+
+    /// Fuzz body: our TLS client fed `data` as the server's bytes, in chunks. Bit 7 of the
+    /// first byte first feeds the cleartext head of a real server flight (its ServerHello
+    /// and ChangeCipherSpec, answering another ClientHello of the same client
+    /// configuration), so the rest arrives where the encrypted records are due.
+    pub fn tls_client(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        let prefix: &[u8] = if flags & 0x80 != 0 {
+            cleartext_head(&f.server_flight)
+        } else {
+            &[]
+        };
+        drive(new_client(f), prefix, data);
+    }
+
+    /// Fuzz body: our TLS server fed `data` as the client's bytes, in chunks. Bit 7 of the
+    /// first byte first feeds a real ClientHello (made by our client at the same time), so
+    /// the rest arrives where the client's second flight is due; bit 6 then also the
+    /// cleartext head of that flight (its ChangeCipherSpec).
+    pub fn tls_server(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        let mut prefix = Vec::new();
+        if flags & 0x80 != 0 {
+            prefix.extend_from_slice(&f.client_hello);
+            if flags & 0x40 != 0 {
+                prefix.extend_from_slice(cleartext_head(&f.client_finish));
+            }
+        }
+        drive(new_server(f), &prefix, data);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use alloc::vec;
+
+        fn records(flight: &[u8]) -> Vec<&[u8]> {
+            let mut out = Vec::new();
+            let mut rest = flight;
+            while let Some(len) = whole_record(rest) {
+                let (head, tail) = rest.split_at(len);
+                out.push(head);
+                rest = tail;
+            }
+            assert!(rest.is_empty(), "a flight of whole records");
+            out
+        }
+
+        struct Xorshift(u64);
+        impl Xorshift {
+            fn next(&mut self) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0
+            }
+        }
+
+        /// Deterministic inputs: the fixture flights and their records, record headers
+        /// of every content type, flipped bytes and noise.
+        fn inputs(count: usize, seed: u64) -> impl Iterator<Item = Vec<u8>> {
+            let f = fixtures();
+            let mut pool: Vec<&[u8]> = vec![&f.client_hello, &f.server_flight, &f.client_finish];
+            for flight in [&f.client_hello, &f.server_flight, &f.client_finish] {
+                pool.extend(records(flight));
+            }
+            let mut rng = Xorshift(seed | 1);
+            (0..count).map(move |_| {
+                let mut data = vec![rng.next() as u8];
+                for _ in 0..rng.next() % 5 {
+                    // change_cipher_spec, alert, handshake, application data, or any type
+                    let ty = [20u8, 21, 22, 23, rng.next() as u8][(rng.next() % 5) as usize];
+                    match rng.next() % 7 {
+                        0 | 1 => {
+                            let i = (rng.next() as usize) % pool.len();
+                            data.extend_from_slice(pool.get(i).copied().unwrap_or_default());
+                        }
+                        2 | 3 => {
+                            // a well-framed record with a random body
+                            let len = (rng.next() % 80) as u16;
+                            data.extend_from_slice(&[ty, 3, 3]);
+                            data.extend_from_slice(&len.to_be_bytes());
+                            data.extend((0..len).map(|_| rng.next() as u8));
+                        }
+                        4 => {
+                            // a header alone, up to just past the size limit
+                            let len = (rng.next() % 0x4200) as u16;
+                            data.extend_from_slice(&[ty, 3, 3]);
+                            data.extend_from_slice(&len.to_be_bytes());
+                        }
+                        _ => data.extend((0..rng.next() % 60).map(|_| rng.next() as u8)),
+                    }
+                }
+                mutate(&mut data, &mut rng, 1);
+                data
+            })
+        }
+
+        /// Up to three random edits (bit flips, truncations, insertions) after `keep`.
+        fn mutate(data: &mut Vec<u8>, rng: &mut Xorshift, keep: usize) {
+            for _ in 0..rng.next() % 4 {
+                if data.len() <= keep {
+                    data.push(rng.next() as u8);
+                }
+                let at = keep + (rng.next() as usize) % (data.len() - keep);
+                match rng.next() % 4 {
+                    0 | 1 => data[at] ^= 1 << (rng.next() % 8),
+                    2 => data.truncate(at + 1),
+                    _ => data.insert(at, rng.next() as u8),
+                }
+            }
+        }
+
+        /// `flight` as a body's input without a prefix, after a flag byte, with edits.
+        fn mutated_flights<'a>(
+            flight: &'a [u8],
+            count: usize,
+            seed: u64,
+        ) -> impl Iterator<Item = Vec<u8>> + 'a {
+            let mut rng = Xorshift(seed | 1);
+            (0..count).map(move |_| {
+                let mut data = vec![(rng.next() as u8) & 0x3f];
+                data.extend_from_slice(flight);
+                mutate(&mut data, &mut rng, 1);
+                data
+            })
+        }
+
+        #[test]
+        fn client_body_holds_on_pseudo_random_inputs() {
+            tls_client(&[]);
+            tls_client(&[0x80]);
+            for data in inputs(300, 0x9e37_79b9_7f4a_7c15) {
+                tls_client(&data);
+            }
+            let head = cleartext_head(&fixtures().server_flight);
+            for data in mutated_flights(head, 150, 0x5851_f42d_4c95_7f2d) {
+                tls_client(&data);
+            }
+        }
+
+        #[test]
+        fn server_body_holds_on_pseudo_random_inputs() {
+            tls_server(&[]);
+            tls_server(&[0x80]);
+            tls_server(&[0xc0]);
+            for data in inputs(300, 0x2545_f491_4f6c_dd1d) {
+                tls_server(&data);
+            }
+            for data in mutated_flights(&fixtures().client_hello, 150, 0x1405_7b7e_f767_814f) {
+                tls_server(&data);
+            }
+        }
+
+        #[test]
+        fn recorded_flights_steer_the_machines() {
+            // the prefixes are what a real peer sends: the server answers the ClientHello
+            // with a whole flight; a new client takes the ServerHello and then refuses the
+            // first encrypted record, which another key exchange keyed
+            let f = fixtures();
+            let mut s = new_server(f);
+            assert_eq!(s.handle_input(&f.client_hello), Ok(f.client_hello.len()));
+            let mut out = Vec::new();
+            assert!(s.poll_transmit(&mut out) > RECORD_HEADER_LEN);
+            assert_eq!(out.first(), Some(&22), "a handshake record first");
+            let head = cleartext_head(&f.server_flight);
+            assert!(!head.is_empty() && head.len() < f.server_flight.len());
+            let mut c = new_client(f);
+            assert_eq!(c.handle_input(head), Ok(head.len()));
+            assert_eq!(
+                c.handle_input(&f.server_flight[head.len()..]),
+                Err(Error::RecordAuthentication)
+            );
+            let head = cleartext_head(&f.client_finish);
+            assert!(head.len() < f.client_finish.len());
+            let both = [f.client_hello.as_slice(), &f.client_finish].concat();
+            assert_eq!(
+                new_server(f).handle_input(&both),
+                Err(Error::RecordAuthentication)
+            );
+        }
+    }
+}
