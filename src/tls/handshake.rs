@@ -280,7 +280,7 @@ impl Core {
             return Err(e);
         }
         match (self.complete, self.remote) {
-            (true, Some(remote)) => Ok(Session::new(self.engine, remote)),
+            (true, Some(remote)) => Session::new(self.engine, remote),
             _ => Err(Error::ApiMisuse("into_session before Event::Complete")),
         }
     }

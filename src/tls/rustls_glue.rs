@@ -8,10 +8,11 @@
 //!   that order (the client offers them so, the server follows the client's order, rustls's
 //!   default). rust-libp2p offers the same three.
 //! - [`Engine`]: one rustls connection driven in memory, fed whole TLS records by the
-//!   machines in `handshake.rs` and `session.rs`. Its `ClientConfig`/`ServerConfig` is
-//!   built per handshake, because it carries this handshake's verifier (the caller's time,
-//!   the expected PeerId, the slot where the verified peer lands) and, for the server, an
-//!   ALPN list ordered by the client's ClientHello.
+//!   handshake machines in `handshake.rs`, then handing its traffic keys to `session.rs`.
+//!   Its `ClientConfig`/`ServerConfig` is built per handshake, because it carries this
+//!   handshake's verifier (the caller's time, the expected PeerId, the slot where the
+//!   verified peer lands) and, for the server, an ALPN list ordered by the client's
+//!   ClientHello.
 //! - The libp2p certificate verifier, both roles: [`certificate::verify_chain`] and
 //!   [`certificate::verify_tls13_signature`] with the time the caller gave when the
 //!   handshake was made. rustls hands the verifier a `now: UnixTime` from the config's
@@ -37,17 +38,18 @@
 //! accepted with none (go-libp2p and rust-libp2p do the same).
 //!
 //! API choice: the buffered `ClientConnection`/`ServerConnection` (`read_tls`,
-//! `process_new_packets`, `write_tls`), not `rustls::unbuffered`. In rustls 0.23.46 the
-//! unbuffered API does not save a copy on the receive path (its `ReadTraffic` hands out
-//! plaintext from the same internal queue the buffered API reads from) and would need a
-//! mutable copy of the caller's `&[u8]` input anyway; it saves one copy on the send path
-//! only (`WriteTraffic::encrypt` seals straight into the caller's buffer). The buffered API
-//! offers the `Acceptor` (the client's ALPN order, above) and is what rust-libp2p and
-//! go-style stacks have exercised for years, so interop and correctness come first; the
-//! extra copy on send is a `memcpy` of each record into the caller's `Vec`.
-//! Copies today: receive = caller's bytes into rustls's record buffer (decrypted in place
-//! there), plaintext into rustls's queue, queue into the caller's read buffer; send =
-//! plaintext sealed into rustls's queue, queue into the caller's `Vec`.
+//! `process_new_packets`, `write_tls`) for the handshake only. It offers the `Acceptor`
+//! (the client's ALPN order, above) and is what rust-libp2p has exercised for years.
+//! Once the handshake is complete, [`Engine::into_traffic`] drains rustls's output and
+//! takes the application traffic keys out of it (`dangerous_extract_secrets`, with
+//! `enable_secret_extraction` set) together with the application traffic secrets (from
+//! a key log kept in memory, [`SecretLog`]: extracted keys alone cannot follow a
+//! KeyUpdate); `session.rs` then runs the TLS 1.3 record layer itself with aws-lc-rs.
+//! Measured before this choice (quick bench, AES-128-GCM, 64 KiB writes): rustls's
+//! buffered record layer copies each byte four times (into and out of its queues on
+//! both sides) and reached about half the bare AEAD's throughput; `rustls::unbuffered`
+//! saves the send-side copy only (its `ReadTraffic` hands out plaintext from an internal
+//! queue, and it needs a mutable copy of the caller's `&[u8]` input anyway).
 //!
 //! Not here: the call contracts and events (`handshake.rs`, `session.rs`), certificate
 //! rules (`certificate.rs`). Randomness inside TLS (the ClientHello and ServerHello
@@ -58,7 +60,7 @@
 
 use alloc::{boxed::Box, format, string::ToString, sync::Arc, vec, vec::Vec};
 use core::time::Duration;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -72,12 +74,13 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::time_provider::TimeProvider;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
-    DistinguishedName, ServerConfig, SignatureScheme,
+    DistinguishedName, KeyLog, ServerConfig, SignatureScheme,
 };
 
 use super::certificate::{self, Certificate, SignatureAlgorithm, Verified};
 use super::Error;
 use crate::identity::PeerId;
+use zeroize::Zeroizing;
 
 /// The TLS record header: content type (1), legacy version (2), length (2) (RFC 8446
 /// §5.1).
@@ -403,6 +406,91 @@ impl ClientCertVerifier for Libp2pVerifier {
     }
 }
 
+// ---- the traffic secrets ----
+
+/// The two application traffic secrets of one handshake (RFC 8446 §7.1), as rustls hands
+/// them to its key log. The session's record layer derives its keys from them, and the
+/// next secrets on a key update (rustls's extracted key and IV alone cannot be updated).
+#[derive(Default)]
+struct SecretLog {
+    /// `client_application_traffic_secret_0`, `server_application_traffic_secret_0`.
+    secrets: Mutex<(Secret, Secret)>,
+}
+
+/// A traffic secret (or key), wiped when dropped.
+pub(crate) type Secret = Zeroizing<Vec<u8>>;
+
+impl SecretLog {
+    fn take(&self) -> (Secret, Secret) {
+        core::mem::take(&mut *self.secrets.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl core::fmt::Debug for SecretLog {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SecretLog").finish_non_exhaustive()
+    }
+}
+
+impl KeyLog for SecretLog {
+    fn will_log(&self, label: &str) -> bool {
+        matches!(label, CLIENT_TRAFFIC_SECRET | SERVER_TRAFFIC_SECRET)
+    }
+
+    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
+        let mut secrets = self.secrets.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = match label {
+            CLIENT_TRAFFIC_SECRET => &mut secrets.0,
+            SERVER_TRAFFIC_SECRET => &mut secrets.1,
+            _ => return,
+        };
+        *slot = Zeroizing::new(secret.to_vec());
+    }
+}
+
+/// rustls's key log label of `client_application_traffic_secret_0` (NSS key log format).
+const CLIENT_TRAFFIC_SECRET: &str = "CLIENT_TRAFFIC_SECRET_0";
+/// rustls's key log label of `server_application_traffic_secret_0`.
+const SERVER_TRAFFIC_SECRET: &str = "SERVER_TRAFFIC_SECRET_0";
+
+/// The AEAD of the negotiated TLS 1.3 cipher suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Aead {
+    /// TLS13_AES_128_GCM_SHA256.
+    Aes128Gcm,
+    /// TLS13_AES_256_GCM_SHA384.
+    Aes256Gcm,
+    /// TLS13_CHACHA20_POLY1305_SHA256.
+    Chacha20Poly1305,
+}
+
+/// One direction's application traffic state when the handshake ended.
+pub(crate) struct Direction {
+    /// The current application traffic secret.
+    pub(crate) secret: Secret,
+    /// rustls's write (or read) key for it: the record layer checks its own derivation.
+    pub(crate) key: Secret,
+    /// rustls's IV for it.
+    pub(crate) iv: [u8; 12],
+    /// The next record's sequence number.
+    pub(crate) seq: u64,
+}
+
+/// What the session's record layer takes over from rustls.
+pub(crate) struct Traffic {
+    pub(crate) is_client: bool,
+    pub(crate) aead: Aead,
+    pub(crate) tx: Direction,
+    pub(crate) rx: Direction,
+    pub(crate) alpn: Option<Vec<u8>>,
+    pub(crate) cipher_suite: Option<&'static str>,
+}
+
+/// The name of a TLS alert description, as [`Error::AlertReceived`] carries it.
+pub(crate) fn alert_name(description: u8) -> alloc::string::String {
+    format!("{:?}", rustls::AlertDescription::from(description))
+}
+
 // ---- the engine ----
 
 /// The server before the ClientHello: what it needs to build its config then.
@@ -422,17 +510,17 @@ enum Conn {
     Failed,
 }
 
-/// One rustls connection in memory. The machines feed it whole records
+/// One rustls connection in memory, for the handshake. The machines feed it whole records
 /// ([`next_record`]) and drain its output; it never sees a partial record or an empty
-/// read (rustls takes an empty read for the end of the stream).
+/// read (rustls takes an empty read for the end of the stream). The session takes its
+/// keys over with [`Engine::into_traffic`].
 pub(crate) struct Engine {
     conn: Conn,
     verifier: Arc<Libp2pVerifier>,
+    /// The application traffic secrets, as rustls derives them.
+    secrets: Arc<SecretLog>,
     /// Bytes to send that rustls no longer holds (the `Acceptor`'s alert).
     out: Vec<u8>,
-    /// Decrypted plaintext waiting in rustls, as of the last record.
-    plaintext_pending: usize,
-    peer_closed: bool,
 }
 
 impl Engine {
@@ -444,6 +532,7 @@ impl Engine {
         now_unix: u64,
     ) -> Result<Self, Error> {
         let verifier = Arc::new(Libp2pVerifier::new(now_unix, expected));
+        let secrets = Arc::new(SecretLog::default());
         let mut config = ClientConfig::builder_with_details(
             local.provider.clone(),
             Arc::new(CallerTime(unix_time(now_unix))),
@@ -457,12 +546,15 @@ impl Engine {
         config.resumption = Resumption::disabled();
         config.enable_sni = false;
         config.enable_early_data = false;
+        config.key_log = secrets.clone();
+        config.enable_secret_extraction = true;
         // 0.0.0.0: an IP address, so rustls sends no server_name (spec: no SNI)
         let name = ServerName::from(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let conn = ClientConnection::new(Arc::new(config), name).map_err(map_error)?;
         Ok(Self::new(
             Conn::Established(Box::new(Connection::Client(conn))),
             verifier,
+            secrets,
         ))
     }
 
@@ -479,16 +571,19 @@ impl Engine {
             now_unix,
             supported_alpn,
         };
-        Ok(Self::new(Conn::Accepting(pending), verifier))
+        Ok(Self::new(
+            Conn::Accepting(pending),
+            verifier,
+            Arc::new(SecretLog::default()),
+        ))
     }
 
-    fn new(conn: Conn, verifier: Arc<Libp2pVerifier>) -> Self {
+    fn new(conn: Conn, verifier: Arc<Libp2pVerifier>, secrets: Arc<SecretLog>) -> Self {
         Self {
             conn,
             verifier,
+            secrets,
             out: Vec::new(),
-            plaintext_pending: 0,
-            peer_closed: false,
         }
     }
 
@@ -509,18 +604,9 @@ impl Engine {
                 }
             }
             Conn::Established(conn) => {
-                if self.peer_closed {
-                    return Err(Error::PeerMisbehaved {
-                        reason: "data after close_notify".to_string(),
-                    });
-                }
                 read_all(record, |r| conn.read_tls(r))?;
                 match conn.process_new_packets() {
-                    Ok(io) => {
-                        self.plaintext_pending = io.plaintext_bytes_to_read();
-                        self.peer_closed = io.peer_has_closed();
-                        Ok(())
-                    }
+                    Ok(_) => Ok(()),
                     Err(e) => Err(self.map(e)),
                 }
             }
@@ -561,6 +647,8 @@ impl Engine {
         config.send_tls13_tickets = 0;
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.max_early_data_size = 0;
+        config.key_log = self.secrets.clone();
+        config.enable_secret_extraction = true;
         match accepted.into_connection(Arc::new(config)) {
             Ok(conn) => {
                 self.conn = Conn::Established(Box::new(Connection::Server(conn)));
@@ -638,43 +726,49 @@ impl Engine {
         }
     }
 
-    /// Seals application data (after the handshake). Takes less than offered, possibly
-    /// nothing, while rustls holds [`super::session::MAX_PENDING_CIPHERTEXT`] bytes to send.
-    pub(crate) fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        match &mut self.conn {
-            Conn::Established(conn) => conn.writer().write(data).map_err(|e| Error::Tls {
-                reason: e.to_string(),
-            }),
-            _ => Err(Error::ApiMisuse("write before the handshake")),
-        }
-    }
-
-    /// Copies received plaintext out; 0 if none is waiting.
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
-        let Conn::Established(conn) = &mut self.conn else {
-            return 0;
+    /// Ends rustls's part once the handshake is complete: appends what rustls still has to
+    /// send (the client's last flight) to `out`, then takes the application traffic keys
+    /// and sequence numbers out of rustls for the session's own record layer.
+    pub(crate) fn into_traffic(mut self, out: &mut Vec<u8>) -> Result<Traffic, Error> {
+        let _ = self.poll_transmit(out);
+        let alpn = self.alpn().map(<[u8]>::to_vec);
+        let cipher_suite = self.cipher_suite();
+        let Conn::Established(conn) = self.conn else {
+            return Err(Error::ApiMisuse("session before the handshake"));
         };
-        // WouldBlock (nothing yet) and Ok(0) (closed) both mean nothing to hand out
-        let n = conn.reader().read(buf).unwrap_or(0);
-        self.plaintext_pending = self.plaintext_pending.saturating_sub(n);
-        n
-    }
-
-    /// Plaintext waiting to be read.
-    pub(crate) fn plaintext_pending(&self) -> usize {
-        self.plaintext_pending
-    }
-
-    /// The peer sent close_notify.
-    pub(crate) fn peer_closed(&self) -> bool {
-        self.peer_closed
-    }
-
-    /// Queues our close_notify.
-    pub(crate) fn close(&mut self) {
-        if let Conn::Established(conn) = &mut self.conn {
-            conn.send_close_notify();
+        let is_client = matches!(*conn, Connection::Client(_));
+        let extracted = conn.dangerous_extract_secrets().map_err(map_error)?;
+        let (client, server) = self.secrets.take();
+        let (tx_secret, rx_secret) = if is_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        let (aead, tx_key, tx_iv) = traffic_keys(extracted.tx.1)?;
+        let (rx_aead, rx_key, rx_iv) = traffic_keys(extracted.rx.1)?;
+        if aead != rx_aead || tx_secret.is_empty() || rx_secret.is_empty() {
+            return Err(Error::Tls {
+                reason: "no application traffic secrets".to_string(),
+            });
         }
+        Ok(Traffic {
+            is_client,
+            aead,
+            tx: Direction {
+                secret: tx_secret,
+                key: tx_key,
+                iv: tx_iv,
+                seq: extracted.tx.0,
+            },
+            rx: Direction {
+                secret: rx_secret,
+                key: rx_key,
+                iv: rx_iv,
+                seq: extracted.rx.0,
+            },
+            alpn,
+            cipher_suite,
+        })
     }
 
     /// A rustls error as p2psec names it; a certificate refused by our verifier keeps the
@@ -687,6 +781,27 @@ impl Engine {
         }
         map_error(e)
     }
+}
+
+/// The AEAD, key and IV of one direction's extracted secrets.
+fn traffic_keys(
+    secrets: rustls::ConnectionTrafficSecrets,
+) -> Result<(Aead, Secret, [u8; 12]), Error> {
+    use rustls::ConnectionTrafficSecrets as S;
+    let (aead, key, iv) = match secrets {
+        S::Aes128Gcm { key, iv } => (Aead::Aes128Gcm, key, iv),
+        S::Aes256Gcm { key, iv } => (Aead::Aes256Gcm, key, iv),
+        S::Chacha20Poly1305 { key, iv } => (Aead::Chacha20Poly1305, key, iv),
+        _ => {
+            return Err(Error::Tls {
+                reason: "unexpected cipher suite".to_string(),
+            })
+        }
+    };
+    let iv: [u8; 12] = iv.as_ref().try_into().map_err(|_| Error::Tls {
+        reason: "unexpected IV length".to_string(),
+    })?;
+    Ok((aead, Zeroizing::new(key.as_ref().to_vec()), iv))
 }
 
 /// Feeds all of `record` through `read_tls` (which may take it in several reads).
