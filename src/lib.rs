@@ -11,6 +11,8 @@
 //! | [`multistream`] | multistream-select 1.0 dialer and listener | always |
 //! | [`multiaddr`] | the text multiaddr, its `/p2p/` PeerId and TCP address | always |
 //! | [`noise`] | `/noise`: the XX handshake with the libp2p payload, the transport | `noise` |
+//! | [`tls`] | `/tls/1.0.0`: the TLS 1.3 handshake with the libp2p certificate, the session | `tls` |
+//! | [`upgrade`] | the connection upgrade: security negotiation, handshake, muxer | `noise` or `tls` |
 //!
 //! Every machine follows one pattern (see `STYLE.md` in the project's shared notes):
 //! `handle_input(&[u8]) -> Result<usize, Error>` consumes what it can use and returns
@@ -59,6 +61,8 @@ pub mod multistream;
 pub mod noise;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(any(feature = "noise", feature = "tls"))]
+pub mod upgrade;
 
 #[doc(hidden)]
 pub mod fuzzing;

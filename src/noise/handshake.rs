@@ -69,14 +69,12 @@ struct Core {
 }
 
 impl Core {
-    fn new<R: CryptoRng + ?Sized>(
+    fn new(
         config: &Config,
         initiator: bool,
         expected_peer: Option<PeerId>,
-        rng: &mut R,
+        ephemeral_secret: Zeroizing<[u8; DH_LEN]>,
     ) -> Result<Self, Error> {
-        let mut ephemeral_secret = Zeroizing::new([0u8; DH_LEN]);
-        rng.fill_bytes(&mut ephemeral_secret[..]);
         let misuse = |_| Error::ApiMisuse("snow refused the Noise parameters");
         let params = PROTOCOL_NAME.parse().map_err(misuse)?;
         let builder = snow::Builder::with_resolver(
@@ -423,13 +421,39 @@ impl Initiator {
         expected_peer: Option<PeerId>,
         rng: &mut R,
     ) -> Result<Self, Error> {
-        Core::new(config, true, expected_peer, rng).map(Self)
+        Core::new(config, true, expected_peer, draw_secret(rng)).map(Self)
+    }
+
+    /// A handshake as initiator with an ephemeral secret drawn earlier (the upgrade draws
+    /// it when the dial starts, before it knows which protocol the listener takes).
+    pub fn with_ephemeral_secret(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        ephemeral_secret: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        Core::new(config, true, expected_peer, ephemeral_secret).map(Self)
     }
 }
 
 impl Responder {
     /// A handshake as responder. The ephemeral key is drawn from `rng`.
     pub fn new<R: CryptoRng + ?Sized>(config: &Config, rng: &mut R) -> Result<Self, Error> {
-        Core::new(config, false, None, rng).map(Self)
+        Core::new(config, false, None, draw_secret(rng)).map(Self)
     }
+
+    /// A handshake as responder with an ephemeral secret drawn earlier (see
+    /// [`Initiator::with_ephemeral_secret`]).
+    pub fn with_ephemeral_secret(
+        config: &Config,
+        ephemeral_secret: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        Core::new(config, false, None, ephemeral_secret).map(Self)
+    }
+}
+
+/// A fresh ephemeral X25519 secret from the caller's RNG.
+fn draw_secret<R: CryptoRng + ?Sized>(rng: &mut R) -> Zeroizing<[u8; DH_LEN]> {
+    let mut secret = Zeroizing::new([0u8; DH_LEN]);
+    rng.fill_bytes(&mut secret[..]);
+    secret
 }

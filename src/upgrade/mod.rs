@@ -1,0 +1,325 @@
+//! The connection upgrade: a raw byte pipe (a TCP connection) taken from nothing to an
+//! authenticated, encrypted channel with an agreed stream muxer. Spec: libp2p
+//! `connections/README.md` (the upgrade order) and `connections/inlined-muxer-negotiation.md`.
+//!
+//! 1. multistream-select over the raw pipe picks the security protocol from the dialer's
+//!    preference list ([`Config::with_security`]);
+//! 2. its handshake runs ([`crate::noise`] or [`crate::tls`]) and proves the remote
+//!    PeerId (checked against the expected one when the dialer has it);
+//! 3. the muxer is agreed inside the handshake when both sides offered muxers (the Noise
+//!    extension, TLS ALPN), otherwise by a multistream-select round over the secured
+//!    channel.
+//!
+//! [`Dialer`] and [`Listener`] follow the crate's machine pattern and finish with an
+//! [`Upgraded`]: the remote PeerId, the protocols agreed, and the [`SecureChannel`] that
+//! carries the muxer's bytes. No byte is lost or duplicated at any boundary: the bytes a
+//! machine did not consume belong to the channel, and plaintext that arrived with the
+//! muxer negotiation waits in the channel for [`SecureChannel::read`].
+//!
+//! # Round trips
+//! With optimistic negotiation ([`Config::with_optimistic_negotiation`], multistream
+//! `V1Lazy`) and one security protocol, the dialer's first flight is the multistream
+//! header, the proposal and the first handshake message together. After the listener's
+//! answer the dialer is done: Noise message 3 (or the TLS client's Finished) goes out
+//! together with the first muxed application bytes, one round trip after the TCP
+//! connection is up. Without it the classic sequence needs three (security
+//! negotiation, handshake, muxer negotiation). `tests/round_trips.rs` measures each case.
+//!
+//! Not here: sockets and the handshake deadline (the [`adapters`](crate::adapters)), the
+//! muxer itself (yamux runs on top of the [`SecureChannel`]), private networks (PSK).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::str::FromStr;
+use rand_core::CryptoRng;
+
+use crate::identity::{Keypair, PeerId};
+
+mod channel;
+mod dialer;
+mod error;
+mod handshake;
+mod listener;
+
+pub use channel::{SecureChannel, MAX_BUFFERED_PLAINTEXT};
+pub use dialer::Dialer;
+pub use error::Error;
+pub use listener::Listener;
+
+/// The yamux stream muxer's protocol id, the muxer every libp2p implementation speaks.
+pub const YAMUX: &str = "/yamux/1.0.0";
+
+/// A security protocol the upgrade can negotiate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecurityProtocol {
+    /// `/noise`: XX_25519_ChaChaPoly_SHA256 with the libp2p payload.
+    #[cfg(feature = "noise")]
+    Noise,
+    /// `/tls/1.0.0`: TLS 1.3 with the libp2p certificate.
+    #[cfg(feature = "tls")]
+    Tls,
+}
+
+impl SecurityProtocol {
+    /// Every protocol compiled in, in the default preference order (Noise first: the
+    /// spec's baseline that every implementation speaks, and the cheaper handshake).
+    pub const ALL: &'static [SecurityProtocol] = &[
+        #[cfg(feature = "noise")]
+        SecurityProtocol::Noise,
+        #[cfg(feature = "tls")]
+        SecurityProtocol::Tls,
+    ];
+
+    /// The multistream-select protocol id.
+    pub fn protocol_id(self) -> &'static str {
+        match self {
+            #[cfg(feature = "noise")]
+            SecurityProtocol::Noise => crate::noise::PROTOCOL_ID,
+            #[cfg(feature = "tls")]
+            SecurityProtocol::Tls => crate::tls::PROTOCOL_ID,
+        }
+    }
+
+    /// The protocol with this multistream id, if compiled in.
+    pub fn from_protocol_id(id: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|p| p.protocol_id() == id)
+    }
+
+    /// A short name (`noise`, `tls`), as the CLI takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "noise")]
+            SecurityProtocol::Noise => "noise",
+            #[cfg(feature = "tls")]
+            SecurityProtocol::Tls => "tls",
+        }
+    }
+}
+
+impl fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.protocol_id())
+    }
+}
+
+impl FromStr for SecurityProtocol {
+    type Err = Error;
+
+    /// A short name (`noise`, `tls`) or a protocol id (`/noise`, `/tls/1.0.0`).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == s || p.protocol_id() == s)
+            .ok_or_else(|| Error::UnsupportedSecurity(s.to_string()))
+    }
+}
+
+/// What every upgrade of one identity shares: the identity, the per-protocol
+/// configurations (the Noise static key, the TLS certificate), and the preference lists.
+/// Cheap to clone.
+///
+/// Defaults: every security protocol compiled in ([`SecurityProtocol::ALL`]), the muxer
+/// [`YAMUX`], early muxer negotiation on, optimistic negotiation on.
+#[derive(Clone)]
+pub struct Config {
+    identity: Keypair,
+    #[cfg(feature = "noise")]
+    noise: crate::noise::Config,
+    #[cfg(feature = "tls")]
+    tls: crate::tls::Config,
+    security: Vec<SecurityProtocol>,
+    muxers: Vec<String>,
+    early_muxer: bool,
+    optimistic: bool,
+}
+
+impl Config {
+    /// A configuration for `identity`: the Noise static key and the TLS certificate come
+    /// from `rng`; the certificate is valid from `now_unix` (Unix seconds, the caller's
+    /// clock) for a year and reused by every connection (see
+    /// [`Config::refresh_if_needed`]).
+    pub fn new<R: CryptoRng + ?Sized>(
+        identity: &Keypair,
+        now_unix: u64,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let _ = (now_unix, &rng);
+        let config = Self {
+            identity: identity.clone(),
+            #[cfg(feature = "noise")]
+            noise: crate::noise::Config::new(identity, rng).map_err(Error::Noise)?,
+            #[cfg(feature = "tls")]
+            tls: crate::tls::Config::new(identity, now_unix, rng).map_err(Error::Tls)?,
+            security: SecurityProtocol::ALL.to_vec(),
+            muxers: alloc::vec![YAMUX.to_string()],
+            early_muxer: true,
+            optimistic: true,
+        };
+        Ok(config.sync_muxers())
+    }
+
+    /// The security protocols, in the dialer's preference order (the listener accepts any
+    /// of them). Errors on an empty list or a repeated entry.
+    pub fn with_security<I: IntoIterator<Item = SecurityProtocol>>(
+        mut self,
+        protocols: I,
+    ) -> Result<Self, Error> {
+        let mut list: Vec<SecurityProtocol> = Vec::new();
+        for p in protocols {
+            if list.contains(&p) {
+                return Err(Error::ApiMisuse("a security protocol is listed twice"));
+            }
+            list.push(p);
+        }
+        if list.is_empty() {
+            return Err(Error::ApiMisuse("no security protocol"));
+        }
+        self.security = list;
+        Ok(self)
+    }
+
+    /// The stream muxers, in preference order (empty: no muxer, the channel carries one
+    /// stream). Each must be a valid multistream protocol id.
+    pub fn with_muxers<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        muxers: I,
+    ) -> Result<Self, Error> {
+        let muxers: Vec<String> = muxers.into_iter().map(Into::into).collect();
+        for m in &muxers {
+            crate::multistream::validate_protocol(m)
+                .map_err(|_| Error::ApiMisuse("a muxer id is not a valid protocol id"))?;
+        }
+        self.muxers = muxers;
+        Ok(self.sync_muxers())
+    }
+
+    /// Whether to offer the muxers inside the handshake (the Noise extension, TLS ALPN),
+    /// which saves the muxer negotiation's round trip with peers that do the same.
+    #[must_use]
+    pub fn with_early_muxer_negotiation(mut self, on: bool) -> Self {
+        self.early_muxer = on;
+        self.sync_muxers()
+    }
+
+    /// Whether the dialer negotiates optimistically (multistream `V1Lazy`): with a single
+    /// candidate left it sends the next layer's bytes without waiting for the echo.
+    #[must_use]
+    pub fn with_optimistic_negotiation(mut self, on: bool) -> Self {
+        self.optimistic = on;
+        self
+    }
+
+    /// Replaces the TLS certificate when it nears expiry (see
+    /// [`crate::tls::Config::refresh_if_needed`]); returns whether it did.
+    #[cfg(feature = "tls")]
+    pub fn refresh_if_needed<R: CryptoRng + ?Sized>(
+        &mut self,
+        now_unix: u64,
+        rng: &mut R,
+    ) -> Result<bool, Error> {
+        self.tls
+            .refresh_if_needed(now_unix, rng)
+            .map_err(Error::Tls)
+    }
+
+    /// Our PeerId.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.identity.peer_id()
+    }
+
+    /// The security protocols in preference order.
+    pub fn security(&self) -> &[SecurityProtocol] {
+        &self.security
+    }
+
+    /// The stream muxers in preference order.
+    pub fn muxers(&self) -> &[String] {
+        &self.muxers
+    }
+
+    /// The Noise configuration the upgrade uses.
+    #[cfg(feature = "noise")]
+    pub fn noise(&self) -> &crate::noise::Config {
+        &self.noise
+    }
+
+    /// The TLS configuration the upgrade uses.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> &crate::tls::Config {
+        &self.tls
+    }
+
+    /// Hands the muxer list to the handshakes when early negotiation is on.
+    fn sync_muxers(mut self) -> Self {
+        let early: &[String] = if self.early_muxer { &self.muxers } else { &[] };
+        #[cfg(feature = "noise")]
+        {
+            self.noise = self.noise.with_stream_muxers(early.iter().cloned());
+        }
+        #[cfg(feature = "tls")]
+        {
+            self.tls = self.tls.with_stream_muxers(early.iter().cloned());
+        }
+        let _ = early;
+        self
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("upgrade::Config")
+            .field("local_peer_id", &self.local_peer_id())
+            .field("security", &self.security)
+            .field("muxers", &self.muxers)
+            .field("early_muxer", &self.early_muxer)
+            .field("optimistic", &self.optimistic)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an upgrade reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// multistream-select agreed on the security protocol (the dialer reports it when the
+    /// listener's echo arrives, even if it started the handshake optimistically).
+    SecurityAgreed(SecurityProtocol),
+    /// The remote proved its identity in the handshake.
+    RemoteIdentified {
+        /// Who the remote proved to be.
+        peer_id: PeerId,
+    },
+    /// The upgrade is complete: take the result with `into_upgraded`.
+    Complete,
+}
+
+/// How the muxer was agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MuxerSelection {
+    /// Inside the security handshake (the Noise extension or TLS ALPN).
+    Early,
+    /// By multistream-select over the secured channel.
+    Multistream,
+    /// No muxer was configured.
+    None,
+}
+
+/// A finished upgrade.
+#[derive(Debug)]
+pub struct Upgraded {
+    /// The remote's proven PeerId.
+    pub remote_peer_id: PeerId,
+    /// The security protocol agreed.
+    pub security: SecurityProtocol,
+    /// The stream muxer agreed, if muxers were configured.
+    pub muxer: Option<String>,
+    /// How the muxer was agreed.
+    pub muxer_selection: MuxerSelection,
+    /// The secured channel: bytes for the muxer, in and out. Plaintext that arrived
+    /// during the upgrade waits in it for [`SecureChannel::read`]; output the upgrade
+    /// did not hand out yet comes first from [`SecureChannel::poll_transmit`].
+    pub channel: SecureChannel,
+}
