@@ -13,6 +13,7 @@
 //! | [`noise`] | `/noise`: the XX handshake with the libp2p payload, the transport | `noise` |
 //! | [`tls`] | `/tls/1.0.0`: the TLS 1.3 handshake with the libp2p certificate, the session | `tls` |
 //! | [`upgrade`] | the connection upgrade: security negotiation, handshake, muxer | `noise` or `tls` |
+//! | [`adapters`] | the upgrade over std, tokio and futures-io streams | `std`, `tokio`, `async-std` |
 //!
 //! Every machine follows one pattern (see `STYLE.md` in the project's shared notes):
 //! `handle_input(&[u8]) -> Result<usize, Error>` consumes what it can use and returns
@@ -54,6 +55,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(all(feature = "std", any(feature = "noise", feature = "tls")))]
+pub mod adapters;
 pub mod identity;
 pub mod multiaddr;
 pub mod multistream;

@@ -65,7 +65,7 @@ pub enum Error {
     #[error("identity signature over the noise static key does not verify")]
     BadSignature,
     /// The remote is not the peer the dialer asked for.
-    #[error("remote peer is {got}, expected {expected}")]
+    #[error("remote PeerId is {got}, expected {expected}")]
     UnexpectedPeer {
         /// The PeerId the dialer expected.
         expected: PeerId,

@@ -108,7 +108,7 @@ pub enum Error {
     #[error("libp2p extension signature does not verify under its host key")]
     ExtensionSignature,
     /// The peer is not the one the dialer asked for.
-    #[error("remote peer is {got}, expected {expected}")]
+    #[error("remote PeerId is {got}, expected {expected}")]
     UnexpectedPeer {
         /// The PeerId the dialer expected.
         expected: PeerId,

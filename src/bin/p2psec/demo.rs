@@ -1,228 +1,147 @@
-//! `p2psec demo`: identities of every key type, then multistream-select negotiations run
-//! in memory, flight by flight, showing what crosses the wire and that the next layer's
-//! first bytes survive the handover. Later layers (Noise, TLS) will join it.
+//! `p2psec demo`: for each security protocol compiled in, a listener and a dialer in one
+//! process over loopback TCP: the upgrade, a ping, and a 64 MiB echo on yamux streams;
+//! then a table of what each took.
+
+use std::time::Duration;
 
 use p2psec::identity::{KeyType, Keypair};
-use p2psec::multistream::{self, Dialer, Event, Listener, Version};
+use p2psec::upgrade::{Config, SecurityProtocol};
 use serde_json::json;
+use tokio::net::TcpListener;
 
+use crate::net::{self, ms, Muxer};
 use crate::output::{CliError, Output};
 
 #[derive(clap::Args)]
-pub(crate) struct Args {}
-
-/// The verbs every p2psec machine shares (STYLE.md), so one pump drives both roles.
-trait Machine {
-    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, multistream::Error>;
-    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
-    fn poll_event(&mut self) -> Option<Event>;
+pub(crate) struct Args {
+    /// MiB to echo per protocol.
+    #[arg(long, default_value_t = 64)]
+    echo_mib: usize,
 }
 
-macro_rules! machine {
-    ($t:ty) => {
-        impl Machine for $t {
-            fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, multistream::Error> {
-                <$t>::handle_input(self, bytes)
-            }
-            fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-                <$t>::poll_transmit(self, out)
-            }
-            fn poll_event(&mut self) -> Option<Event> {
-                <$t>::poll_event(self)
-            }
+struct Row {
+    protocol: SecurityProtocol,
+    dialer: String,
+    listener: String,
+    muxer: String,
+    round_trips: u32,
+    handshake: Duration,
+    ping: Duration,
+    echo: Duration,
+}
+
+pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let len = args.echo_mib * 1024 * 1024;
+    let mut rows = Vec::new();
+    for &protocol in SecurityProtocol::ALL {
+        let row = runtime.block_on(one(protocol, len))?;
+        if out.json() {
+            out.record(&[
+                ("security", json!(row.protocol.protocol_id())),
+                ("dialer", json!(row.dialer)),
+                ("listener", json!(row.listener)),
+                ("muxer", json!(row.muxer)),
+                ("round_trips", json!(row.round_trips)),
+                ("handshake_ms", json!(ms(row.handshake))),
+                ("ping_ms", json!(ms(row.ping))),
+                ("echo_bytes", json!(len)),
+                ("echo_ms", json!(ms(row.echo))),
+                ("echo_mib_per_s", json!(mib_per_s(len, row.echo))),
+            ]);
         }
-    };
-}
-machine!(Dialer);
-machine!(Listener);
-
-/// One side of an in-memory connection.
-struct Side<M> {
-    name: &'static str,
-    machine: M,
-    /// Bytes received and not yet consumed by the machine.
-    inbox: Vec<u8>,
-    /// The next layer's first bytes, sent as soon as the machine allows.
-    app_data: Option<&'static [u8]>,
-    agreed: Option<String>,
-}
-
-impl<M: Machine> Side<M> {
-    /// Whether negotiation is over and exactly the peer's next-layer bytes are left.
-    fn holds(&self, app: &[u8]) -> bool {
-        self.agreed.is_some() && self.inbox == app
+        rows.push(row);
     }
-
-    /// Lets the machine consume what it can, then builds this side's next flight.
-    fn flight(&mut self) -> Result<Vec<u8>, multistream::Error> {
-        loop {
-            let used = self.machine.handle_input(&self.inbox)?;
-            self.inbox.drain(..used);
-            if used == 0 {
-                break;
-            }
+    if !out.json() {
+        println!(
+            "{:<11} {:<14} {:<14} {:<13} {:>11} {:>13} {:>9} {:>20}",
+            "security",
+            "dialer",
+            "listener",
+            "muxer",
+            "round trips",
+            "handshake ms",
+            "ping ms",
+            "echo MiB/s each way"
+        );
+        for r in &rows {
+            println!(
+                "{:<11} {:<14} {:<14} {:<13} {:>11} {:>13.3} {:>9.3} {:>20.1}",
+                r.protocol.protocol_id(),
+                short(&r.dialer),
+                short(&r.listener),
+                r.muxer,
+                r.round_trips,
+                ms(r.handshake),
+                ms(r.ping),
+                mib_per_s(len, r.echo),
+            );
         }
-        let mut out = Vec::new();
-        let _ = self.machine.poll_transmit(&mut out);
-        let mut may_send_app = false;
-        while let Some(event) = self.machine.poll_event() {
-            match event {
-                Event::Optimistic { protocol } => {
-                    may_send_app = true;
-                    self.agreed.get_or_insert(protocol);
-                }
-                Event::Negotiated { protocol } => {
-                    may_send_app = true;
-                    self.agreed = Some(protocol);
-                }
-                _ => {}
-            }
-        }
-        if may_send_app || self.agreed.is_some() {
-            if let Some(data) = self.app_data.take() {
-                out.extend_from_slice(data);
-            }
-        }
-        Ok(out)
+        println!(
+            "\nround trips: what the dialer's upgrade waited for before it could send muxed data \
+             (optimistic multistream-select, muxer agreed inside the handshake)."
+        );
     }
-}
-
-/// Bytes as readable text: multistream messages are mostly ASCII.
-fn show(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .flat_map(|&b| std::ascii::escape_default(b))
-        .map(char::from)
-        .collect()
-}
-
-pub(crate) fn run(_args: Args, out: &Output) -> Result<(), CliError> {
-    out.say("== identities ==");
-    for ty in [KeyType::Ed25519, KeyType::Secp256k1, KeyType::Ecdsa] {
-        let pair = Keypair::generate_with_os_rng(ty).map_err(|e| e.to_string())?;
-        let id = pair.peer_id();
-        let msg = b"p2psec demo";
-        let sig = pair.sign(msg).map_err(|e| e.to_string())?;
-        if !pair.public().verify(msg, &sig) {
-            return Err(format!("{ty}: own signature did not verify"));
-        }
-        out.record(&[
-            ("step", json!("identity")),
-            ("key_type", json!(ty.as_str())),
-            ("peer_id", json!(id.to_base58())),
-            ("peer_id_cid", json!(id.to_cid_string())),
-            (
-                "public_key_bytes",
-                json!(pair.public().encode_protobuf().len()),
-            ),
-            ("signature_bytes", json!(sig.len())),
-        ]);
-    }
-
-    let cases: [(&str, &[&str], &[&str], Version); 3] = [
-        (
-            "V1, first choice rejected",
-            &["/tls/1.0.0", "/noise"],
-            &["/noise"],
-            Version::V1,
-        ),
-        (
-            "V1Lazy, one protocol (0-RTT)",
-            &["/noise"],
-            &["/noise", "/tls/1.0.0"],
-            Version::V1Lazy,
-        ),
-        (
-            "V1, no overlap",
-            &["/secio/1.0.0"],
-            &["/noise", "/tls/1.0.0"],
-            Version::V1,
-        ),
-    ];
-    for (title, proposals, supported, version) in cases {
-        out.say(&format!("\n== multistream-select: {title} =="));
-        negotiate(out, title, proposals, supported, version)?;
-    }
-    crate::demo_noise::run(out)?;
     Ok(())
 }
 
-fn negotiate(
-    out: &Output,
-    title: &str,
-    proposals: &[&str],
-    supported: &[&str],
-    version: Version,
-) -> Result<(), CliError> {
-    const DIALER_APP: &[u8] = b"<dialer's first next-layer bytes>";
-    const LISTENER_APP: &[u8] = b"<listener's first next-layer bytes>";
-    let mut dialer = Side {
-        name: "dialer",
-        machine: Dialer::new(proposals.iter().copied(), version).map_err(|e| e.to_string())?,
-        inbox: Vec::new(),
-        app_data: Some(DIALER_APP),
-        agreed: None,
-    };
-    let mut listener = Side {
-        name: "listener",
-        machine: Listener::new(supported.iter().copied()).map_err(|e| e.to_string())?,
-        inbox: Vec::new(),
-        app_data: Some(LISTENER_APP),
-        agreed: None,
-    };
-    out.say(&format!(
-        "dialer proposes {proposals:?}, listener supports {supported:?}"
-    ));
+/// One protocol: listen, dial, upgrade, ping, echo.
+async fn one(protocol: SecurityProtocol, len: usize) -> Result<Row, CliError> {
+    let listener_config = config(protocol)?;
+    let dialer_config = config(protocol)?;
+    let tcp = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+    let server_config = listener_config.clone();
+    let server = tokio::spawn(async move {
+        let (conn, _) = tcp.accept().await.map_err(|e| e.to_string())?;
+        let (io, _) = net::accept(conn, &server_config).await?;
+        let (_muxer, task) = Muxer::start(io, false);
+        let _ = task.await;
+        Ok::<_, CliError>(())
+    });
+    let expected = listener_config.local_peer_id();
+    let (io, info, handshake) = net::dial(addr, &dialer_config, Some(expected)).await?;
+    let (muxer, task) = Muxer::start(io, true);
+    let rtts = net::ping(&muxer, 1, |_, _| {}).await?;
+    let echo = net::echo(&muxer, len).await?;
+    drop(muxer);
+    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    Ok(Row {
+        protocol,
+        dialer: dialer_config.local_peer_id().to_base58(),
+        listener: info.remote_peer_id.to_base58(),
+        muxer: info.muxer.unwrap_or_default(),
+        round_trips: info.round_trips,
+        handshake,
+        ping: rtts.first().copied().unwrap_or_default(),
+        echo,
+    })
+}
 
-    let mut flights = 0;
-    let mut failure = None;
-    // Flights alternate, dialer first; stop once both sides hold the other's app bytes.
-    for turn in 0..8 {
-        let (from, to_inbox) = if turn % 2 == 0 {
-            (
-                dialer.flight().map(|f| (dialer.name, f)),
-                &mut listener.inbox,
-            )
-        } else {
-            (
-                listener.flight().map(|f| (listener.name, f)),
-                &mut dialer.inbox,
-            )
-        };
-        let (name, bytes) = match from {
-            Ok(x) => x,
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
-            }
-        };
-        if !bytes.is_empty() {
-            flights += 1;
-            out.say(&format!("flight {flights} {name:>8} -> {}", show(&bytes)));
-            to_inbox.extend_from_slice(&bytes);
-        }
-        if dialer.holds(LISTENER_APP) && listener.holds(DIALER_APP) {
-            break;
-        }
-    }
-    let dialer_confirmed = dialer.machine.negotiated().map(str::to_owned);
-    out.record(&[
-        ("step", json!("multistream")),
-        ("case", json!(title)),
-        ("version", json!(format!("{version:?}"))),
-        ("protocol", json!(dialer_confirmed)),
-        ("listener_protocol", json!(listener.machine.negotiated())),
-        ("flights", json!(flights)),
-        // after a failure there is no next layer to hand bytes to
-        (
-            "dialer_next_layer_bytes_intact",
-            json!(failure.is_none().then(|| dialer.inbox == LISTENER_APP)),
-        ),
-        (
-            "listener_next_layer_bytes_intact",
-            json!(failure.is_none().then(|| listener.inbox == DIALER_APP)),
-        ),
-        ("error", json!(failure)),
-    ]);
-    Ok(())
+fn config(protocol: SecurityProtocol) -> Result<Config, CliError> {
+    let identity = Keypair::generate_with_os_rng(KeyType::Ed25519).map_err(|e| e.to_string())?;
+    Config::new(&identity, net::now_unix(), &mut net::os_rng())
+        .and_then(|c| c.with_security([protocol]))
+        .map_err(|e| e.to_string())
+}
+
+fn mib_per_s(len: usize, took: Duration) -> f64 {
+    let mib = len as f64 / (1024.0 * 1024.0);
+    (mib / took.as_secs_f64().max(1e-9) * 10.0).round() / 10.0
+}
+
+/// A PeerId's last characters, enough to tell the sides apart in a table.
+fn short(peer: &str) -> String {
+    let tail: String = peer
+        .chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
 }

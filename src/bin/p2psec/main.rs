@@ -1,4 +1,5 @@
-//! `p2psec`: key generation, PeerId inspection and a demo of the library's machines.
+//! `p2psec`: key generation, PeerId inspection, certificate checks, and a libp2p node
+//! that listens and dials over TCP (ping, echo) with the library's upgrade.
 //!
 //! Every command takes `--json` and then prints one JSON object per result, so scripts can
 //! use it. Errors go to stderr with a non-zero exit.
@@ -8,9 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
-mod demo_noise;
+mod dial;
 mod inspect_cert;
 mod keygen;
+mod listen;
+mod net;
 mod output;
 mod peer_id;
 
@@ -30,8 +33,13 @@ enum Command {
     Keygen(keygen::Args),
     /// Print the PeerId (base58 and CID) of a protobuf-encoded key.
     PeerId(peer_id::Args),
-    /// Make identities and run the library's machines against each other in memory.
+    /// Listen and dial over loopback TCP for each security protocol: the upgrade, a
+    /// ping, a 64 MiB echo; print a table.
     Demo(demo::Args),
+    /// Accept libp2p connections and serve ping and echo on their yamux streams.
+    Listen(listen::Args),
+    /// Connect to a libp2p node, ping it, check an echo.
+    Dial(dial::Args),
     /// Check a DER or PEM certificate by the libp2p TLS rules; print its PeerId.
     InspectCert(inspect_cert::Args),
 }
@@ -43,6 +51,8 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args, &out),
         Command::PeerId(args) => peer_id::run(args, &out),
         Command::Demo(args) => demo::run(args, &out),
+        Command::Listen(args) => listen::run(args, &out),
+        Command::Dial(args) => dial::run(args, &out),
         Command::InspectCert(args) => inspect_cert::run(args, &out),
     };
     match result {

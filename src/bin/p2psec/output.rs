@@ -15,6 +15,11 @@ impl Output {
         Self { json }
     }
 
+    /// Whether results are JSON lines.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+
     /// Prints one result: a JSON object, or `key: value` lines.
     pub(crate) fn record(&self, fields: &[(&str, Value)]) {
         if self.json {
@@ -30,13 +35,6 @@ impl Output {
                     other => println!("{k}: {other}"),
                 }
             }
-        }
-    }
-
-    /// Prints a line of narration (text mode only; JSON output stays machine-readable).
-    pub(crate) fn say(&self, line: &str) {
-        if !self.json {
-            println!("{line}");
         }
     }
 

@@ -1,0 +1,230 @@
+//! The blocking adapter: the upgrade over any `Read + Write` stream that can bound its
+//! blocking calls ([`IoTimeouts`]: `TcpStream`, `UnixStream`), returning a
+//! [`SecureStream`] that is itself `Read + Write`.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use p2psec::adapters::{blocking, DEFAULT_HANDSHAKE_TIMEOUT};
+//! use p2psec::identity::{KeyType, Keypair};
+//! use p2psec::upgrade::Config;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+//! let identity = Keypair::generate(KeyType::Ed25519, &mut rng)?;
+//! let config = Config::new(&identity, 1_750_000_000, &mut rng)?;
+//! let tcp = TcpStream::connect("127.0.0.1:4001")?;
+//! let mut stream = blocking::dial(tcp, &config, None, DEFAULT_HANDSHAKE_TIMEOUT)?;
+//! println!("secured with {} by {}", stream.info().security, stream.info().remote_peer_id);
+//! stream.write_all(b"hello")?;
+//! # Ok(()) }
+//! ```
+
+use alloc::vec::Vec;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use super::{io_error, timed_out, ConnectionInfo, Machine, Pump};
+use crate::identity::PeerId;
+use crate::upgrade::{Config, Error};
+
+/// A stream whose blocking reads and writes can be bounded, so a stalled peer cannot
+/// hold the handshake past its deadline.
+pub trait IoTimeouts {
+    /// Bounds every later blocking read and write (`None`: no bound).
+    fn set_io_timeouts(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl IoTimeouts for std::net::TcpStream {
+    fn set_io_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)?;
+        self.set_write_timeout(timeout)
+    }
+}
+
+#[cfg(unix)]
+impl IoTimeouts for std::os::unix::net::UnixStream {
+    fn set_io_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)?;
+        self.set_write_timeout(timeout)
+    }
+}
+
+/// Upgrades an outbound connection as the dialer. `expected_peer` (the dial address's
+/// `/p2p/` part) must be who the listener proves to be. The whole upgrade must finish
+/// within `timeout`.
+pub fn dial<S: Read + Write + IoTimeouts>(
+    io: S,
+    config: &Config,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(io, Machine::dialer(config, expected_peer)?, timeout)
+}
+
+/// Upgrades an inbound connection as the listener, within `timeout`.
+pub fn accept<S: Read + Write + IoTimeouts>(
+    io: S,
+    config: &Config,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(io, Machine::listener(config)?, timeout)
+}
+
+fn run<S: Read + Write + IoTimeouts>(
+    mut io: S,
+    mut machine: Machine,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    let deadline = Instant::now() + timeout;
+    let bound = |io: &S| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        io.set_io_timeouts(Some(left))
+    };
+    let mut inbuf = Vec::new();
+    let mut out = Vec::new();
+    let (mut round_trips, mut sent) = (0u32, false);
+    let mut chunk = alloc::vec![0u8; super::READ_CHUNK];
+    loop {
+        let _ = machine.poll_transmit(&mut out);
+        if !out.is_empty() {
+            bound(&io)?;
+            io.write_all(&out).map_err(deadline_kind)?;
+            out.clear();
+            sent = true;
+        }
+        if machine.is_complete() {
+            break;
+        }
+        bound(&io)?;
+        let n = io.read(&mut chunk).map_err(deadline_kind)?;
+        if std::mem::take(&mut sent) {
+            round_trips += 1;
+        }
+        if n == 0 {
+            return Err(io_error(Error::UnexpectedEof));
+        }
+        inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        match machine.handle_input(&inbuf) {
+            Ok(used) => {
+                inbuf.drain(..used);
+            }
+            Err(e) => {
+                // the failed machine may owe the peer one last message (alert, `na`)
+                let _ = machine.poll_transmit(&mut out);
+                let _ = io.write_all(&out);
+                return Err(io_error(e));
+            }
+        }
+    }
+    let upgraded = machine.into_upgraded().map_err(io_error)?;
+    let mut stream = SecureStream {
+        pump: Pump::new(upgraded, inbuf, round_trips),
+        io,
+    };
+    // the last handshake message may wait in the channel: the peer needs it to finish
+    bound(&stream.io)?;
+    stream.flush_pending().map_err(deadline_kind)?;
+    stream.io.set_io_timeouts(None)?;
+    Ok(stream)
+}
+
+/// A socket timeout during the handshake is the deadline passing.
+fn deadline_kind(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+        _ => e,
+    }
+}
+
+/// An upgraded connection: `Read` and `Write` carry the muxer's plaintext.
+pub struct SecureStream<S> {
+    io: S,
+    pump: Pump,
+}
+
+impl<S: Read + Write> SecureStream<S> {
+    /// What the upgrade agreed.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.pump.info
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Sends our close (TLS close_notify; nothing for Noise) after the data written so
+    /// far. Shut the socket's write side down afterwards to signal end of stream.
+    pub fn close(&mut self) -> io::Result<()> {
+        self.pump.channel.close();
+        self.flush_pending()?;
+        self.io.flush()
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        loop {
+            let pending = self.pump.pending();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let n = self.io.write(pending)?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.pump.advance_out(n);
+        }
+    }
+}
+
+impl<S: Read + Write> Read for SecureStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(n) = self.pump.read_plain(buf)? {
+                // reading may have queued output (a TLS KeyUpdate answer)
+                self.flush_pending()?;
+                return Ok(n);
+            }
+            let space = self.pump.read_space();
+            let n = match self.io.read(space) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.pump.abort_read();
+                    return Err(e);
+                }
+            };
+            self.pump.commit_read(n);
+        }
+    }
+}
+
+impl<S: Read + Write> Write for SecureStream<S> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let mut n = self.pump.write_plain(data)?;
+        if n == 0 {
+            self.flush_pending()?;
+            n = self.pump.write_plain(data)?;
+        }
+        self.flush_pending()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_pending()?;
+        self.io.flush()
+    }
+}
+
+impl<S> core::fmt::Debug for SecureStream<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SecureStream")
+            .field("info", &self.pump.info)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,127 @@
+//! The futures-io adapter (feature `async-std`): the upgrade over futures-io's
+//! `AsyncRead + AsyncWrite` (async-std's and smol's `TcpStream`), returning a
+//! [`SecureStream`] that implements them too. The handshake deadline is async-std's
+//! `future::timeout`, which runs on any executor.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
+use std::io;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::poll::{self, AsyncIo};
+use super::{timed_out, ConnectionInfo, Machine, Pump};
+use crate::identity::PeerId;
+use crate::upgrade::Config;
+
+/// futures-io's traits seen as the adapters' [`AsyncIo`].
+struct Io<S>(S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for Io<S> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+/// Upgrades an outbound connection as the dialer; `expected_peer` (the dial address's
+/// `/p2p/` part) must be who the listener proves to be. The whole upgrade must finish
+/// within `timeout`.
+pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: &Config,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(io, Machine::dialer(config, expected_peer)?, timeout).await
+}
+
+/// Upgrades an inbound connection as the listener, within `timeout`.
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: &Config,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(io, Machine::listener(config)?, timeout).await
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    machine: Machine,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    let mut io = Io(io);
+    match async_std::future::timeout(timeout, poll::upgrade(&mut io, machine)).await {
+        Ok(Ok(pump)) => Ok(SecureStream { io, pump }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(timed_out()),
+    }
+}
+
+/// An upgraded connection: `AsyncRead` and `AsyncWrite` carry the muxer's plaintext;
+/// `poll_close` sends our close (TLS close_notify) and closes the socket's write side.
+pub struct SecureStream<S> {
+    io: Io<S>,
+    pump: Pump,
+}
+
+impl<S> SecureStream<S> {
+    /// What the upgrade agreed.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.pump.info
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io.0
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for SecureStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        poll::poll_read(&mut this.io, &mut this.pump, cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for SecureStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        poll::poll_write(&mut this.io, &mut this.pump, cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        poll::poll_flush(&mut this.io, &mut this.pump, cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        poll::poll_close(&mut this.io, &mut this.pump, cx)
+    }
+}
+
+impl<S> core::fmt::Debug for SecureStream<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SecureStream")
+            .field("info", &self.pump.info)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,244 @@
+//! Thin drivers that run the [`upgrade`](crate::upgrade) machines over real byte streams:
+//! [`blocking`] (std `Read + Write`, e.g. `TcpStream`), [`tokio`](self::tokio) (feature
+//! `tokio`) and [`futures`](self::futures) (feature `async-std`: futures-io, which also
+//! serves smol). Each one only moves bytes between the stream and the machine and
+//! enforces the handshake deadline; every protocol decision is the machine's.
+//!
+//! Each returns a stream that reads and writes the muxer's plaintext, together with a
+//! [`ConnectionInfo`] (remote PeerId, security protocol, muxer). The adapters supply what
+//! the machines must not take themselves: the wall clock (certificate validity), the
+//! monotonic clock (the deadline) and the OS random number generator.
+//!
+//! Errors are `io::Error`s that wrap the crate's typed error, so callers can
+//! `err.get_ref().and_then(|e| e.downcast_ref::<upgrade::Error>())`. Kinds:
+//!
+//! | cause | `io::ErrorKind` |
+//! |---|---|
+//! | the handshake deadline passed | `TimedOut` |
+//! | the peer closed the connection during the upgrade, or mid-frame | `UnexpectedEof` |
+//! | the remote proved another PeerId than expected | `PermissionDenied` |
+//! | no common security protocol or muxer | `Unsupported` |
+//! | anything else the peer sent wrong (malformed, forged, failed decryption) | `InvalidData` |
+//! | a caller bug (`ApiMisuse`) | `InvalidInput` |
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use std::io;
+
+use crate::identity::PeerId;
+use crate::upgrade::{self, Error, MuxerSelection, SecureChannel, SecurityProtocol, Upgraded};
+
+pub mod blocking;
+#[cfg(feature = "async-std")]
+pub mod futures;
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+mod poll;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+/// The default handshake deadline: 15 s, the inbound upgrade timeout of go-libp2p (js
+/// gives 10 s to inbound connections; rust-libp2p 20 s).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(15);
+
+/// Bytes read from the socket at a time: one full Noise frame or four TLS records.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What an upgrade agreed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The remote's proven PeerId.
+    pub remote_peer_id: PeerId,
+    /// The security protocol.
+    pub security: SecurityProtocol,
+    /// The stream muxer, if muxers were configured.
+    pub muxer: Option<String>,
+    /// How the muxer was agreed.
+    pub muxer_selection: MuxerSelection,
+    /// Round trips the upgrade waited for: reads of the peer's bytes that followed a
+    /// flight of ours (a flight that arrives in several reads counts once).
+    pub round_trips: u32,
+}
+
+/// Turns a crate error into an `io::Error` by the table in the module docs.
+pub fn io_error(e: Error) -> io::Error {
+    let kind = match &e {
+        Error::UnexpectedEof => io::ErrorKind::UnexpectedEof,
+        Error::ApiMisuse(_) | Error::UnsupportedSecurity(_) => io::ErrorKind::InvalidInput,
+        e if e.is_unexpected_peer() => io::ErrorKind::PermissionDenied,
+        Error::SecurityNegotiation(m) | Error::MuxerNegotiation(m)
+            if matches!(m, crate::multistream::Error::NoProtocolAgreed { .. }) =>
+        {
+            io::ErrorKind::Unsupported
+        }
+        _ => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, e)
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the handshake deadline passed")
+}
+
+/// The wall clock in Unix seconds, for certificate validity.
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Draws the ephemeral secrets from the OS generator.
+fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+/// The upgrade running on one side.
+enum Machine {
+    Dialer(upgrade::Dialer),
+    Listener(upgrade::Listener),
+}
+
+impl Machine {
+    fn dialer(config: &upgrade::Config, expected: Option<PeerId>) -> io::Result<Self> {
+        upgrade::Dialer::new(config, expected, now_unix(), &mut os_rng())
+            .map(Machine::Dialer)
+            .map_err(io_error)
+    }
+
+    fn listener(config: &upgrade::Config) -> io::Result<Self> {
+        upgrade::Listener::new(config, now_unix(), &mut os_rng())
+            .map(Machine::Listener)
+            .map_err(io_error)
+    }
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        match self {
+            Machine::Dialer(m) => m.handle_input(bytes),
+            Machine::Listener(m) => m.handle_input(bytes),
+        }
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        match self {
+            Machine::Dialer(m) => m.poll_transmit(out),
+            Machine::Listener(m) => m.poll_transmit(out),
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        match self {
+            Machine::Dialer(m) => m.is_complete(),
+            Machine::Listener(m) => m.is_complete(),
+        }
+    }
+
+    fn into_upgraded(self) -> Result<Upgraded, Error> {
+        match self {
+            Machine::Dialer(m) => m.into_upgraded(),
+            Machine::Listener(m) => m.into_upgraded(),
+        }
+    }
+}
+
+/// What every adapter's stream holds besides the socket: the channel, the ciphertext read
+/// but not consumed yet, and the ciphertext not written yet. No I/O here.
+struct Pump {
+    channel: SecureChannel,
+    info: ConnectionInfo,
+    /// Ciphertext from the socket the channel has not consumed.
+    inbuf: Vec<u8>,
+    /// Ciphertext for the socket: `out[out_pos..]` is still to be written.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// The socket reached end of stream.
+    eof: bool,
+}
+
+impl Pump {
+    fn new(upgraded: Upgraded, inbuf: Vec<u8>, round_trips: u32) -> Self {
+        let info = ConnectionInfo {
+            remote_peer_id: upgraded.remote_peer_id,
+            security: upgraded.security,
+            muxer: upgraded.muxer,
+            muxer_selection: upgraded.muxer_selection,
+            round_trips,
+        };
+        Self {
+            channel: upgraded.channel,
+            info,
+            inbuf,
+            out: Vec::new(),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+
+    /// Plaintext for `buf` from what already arrived: `Some(n)` (with `Some(0)` the end
+    /// of the peer's data), or `None` when more ciphertext must be read first.
+    fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if buf.is_empty() {
+            return Ok(Some(0));
+        }
+        loop {
+            if self.channel.readable() > 0 {
+                return self.channel.read(buf).map(Some).map_err(io_error);
+            }
+            let used = self.channel.handle_input(&self.inbuf).map_err(io_error)?;
+            self.inbuf.drain(..used);
+            if self.channel.readable() > 0 {
+                continue;
+            }
+            if self.channel.is_peer_closed() {
+                return Ok(Some(0));
+            }
+            if self.eof {
+                if self.inbuf.is_empty() {
+                    return Ok(Some(0));
+                }
+                return Err(io_error(Error::UnexpectedEof));
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Room at the end of `inbuf` for the next socket read.
+    fn read_space(&mut self) -> &mut [u8] {
+        let at = self.inbuf.len();
+        self.inbuf.resize(at + READ_CHUNK, 0);
+        self.inbuf.get_mut(at..).unwrap_or_default()
+    }
+
+    /// Keeps the `n` bytes the socket read into [`Pump::read_space`].
+    fn commit_read(&mut self, n: usize) {
+        let keep = self.inbuf.len() - READ_CHUNK + n;
+        self.inbuf.truncate(keep);
+        if n == 0 {
+            self.eof = true;
+        }
+    }
+
+    /// Drops the room [`Pump::read_space`] made when the socket read failed.
+    fn abort_read(&mut self) {
+        let keep = self.inbuf.len() - READ_CHUNK;
+        self.inbuf.truncate(keep);
+    }
+
+    /// Encrypts what the channel takes of `data`.
+    fn write_plain(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.channel.write(data).map_err(io_error)
+    }
+
+    /// Ciphertext waiting for the socket (the channel's output moved behind ours).
+    fn pending(&mut self) -> &[u8] {
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        let _ = self.channel.poll_transmit(&mut self.out);
+        self.out.get(self.out_pos..).unwrap_or_default()
+    }
+
+    fn advance_out(&mut self, n: usize) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+    }
+}

@@ -1,0 +1,175 @@
+//! The part the tokio and futures-io adapters share: the upgrade loop and the stream's
+//! poll functions, written once over [`AsyncIo`], which each adapter implements for its
+//! runtime's traits.
+
+use alloc::vec::Vec;
+use core::future::poll_fn;
+use core::task::{Context, Poll};
+use std::io;
+
+use super::{io_error, Machine, Pump};
+use crate::upgrade::Error;
+
+/// A runtime's async byte stream, reduced to what the adapters need.
+pub(super) trait AsyncIo: Unpin {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// Runs `machine` to completion over `io` (the caller bounds it with its runtime's
+/// timeout) and returns the stream state for the connection.
+pub(super) async fn upgrade<I: AsyncIo>(io: &mut I, mut machine: Machine) -> io::Result<Pump> {
+    let mut inbuf = Vec::new();
+    let mut out = Vec::new();
+    let (mut round_trips, mut sent) = (0u32, false);
+    let mut chunk = alloc::vec![0u8; super::READ_CHUNK];
+    loop {
+        if machine.poll_transmit(&mut out) > 0 {
+            write_all(io, &out).await?;
+            out.clear();
+            sent = true;
+        }
+        if machine.is_complete() {
+            break;
+        }
+        let n = poll_fn(|cx| io.poll_read(cx, &mut chunk)).await?;
+        if core::mem::take(&mut sent) {
+            round_trips += 1;
+        }
+        if n == 0 {
+            return Err(io_error(Error::UnexpectedEof));
+        }
+        inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        match machine.handle_input(&inbuf) {
+            Ok(used) => {
+                inbuf.drain(..used);
+            }
+            Err(e) => {
+                // the failed machine may owe the peer one last message (alert, `na`)
+                let _ = machine.poll_transmit(&mut out);
+                let _ = write_all(io, &out).await;
+                return Err(io_error(e));
+            }
+        }
+    }
+    let upgraded = machine.into_upgraded().map_err(io_error)?;
+    let mut pump = Pump::new(upgraded, inbuf, round_trips);
+    // the last handshake message may wait in the channel: the peer needs it to finish
+    poll_fn(|cx| poll_flush_pending(io, &mut pump, cx)).await?;
+    poll_fn(|cx| io.poll_flush(cx)).await?;
+    Ok(pump)
+}
+
+async fn write_all<I: AsyncIo>(io: &mut I, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let n = poll_fn(|cx| io.poll_write(cx, bytes)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = bytes.get(n..).unwrap_or_default();
+    }
+    poll_fn(|cx| io.poll_flush(cx)).await
+}
+
+/// Writes the pending ciphertext until none is left (or the socket would block).
+pub(super) fn poll_flush_pending<I: AsyncIo>(
+    io: &mut I,
+    pump: &mut Pump,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        let pending = pump.pending();
+        if pending.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        match io.poll_write(cx, pending) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => pump.advance_out(n),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// Reads plaintext into `buf`: from what already arrived, else from the socket.
+pub(super) fn poll_read<I: AsyncIo>(
+    io: &mut I,
+    pump: &mut Pump,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    loop {
+        if let Some(n) = pump.read_plain(buf)? {
+            // reading may have queued output (a TLS KeyUpdate answer): send it when we can
+            if let Poll::Ready(Err(e)) = poll_flush_pending(io, pump, cx) {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(n));
+        }
+        let space = pump.read_space();
+        match io.poll_read(cx, space) {
+            Poll::Ready(Ok(n)) => pump.commit_read(n),
+            Poll::Ready(Err(e)) => {
+                pump.abort_read();
+                return Poll::Ready(Err(e));
+            }
+            Poll::Pending => {
+                pump.abort_read();
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// Encrypts what the channel takes of `data`, making room by writing first if needed.
+pub(super) fn poll_write<I: AsyncIo>(
+    io: &mut I,
+    pump: &mut Pump,
+    cx: &mut Context<'_>,
+    data: &[u8],
+) -> Poll<io::Result<usize>> {
+    if data.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    let mut n = pump.write_plain(data)?;
+    if n == 0 {
+        match poll_flush_pending(io, pump, cx) {
+            Poll::Ready(Ok(())) => n = pump.write_plain(data)?,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    // start sending at once; what the socket does not take now goes with the next call
+    if let Poll::Ready(Err(e)) = poll_flush_pending(io, pump, cx) {
+        return Poll::Ready(Err(e));
+    }
+    Poll::Ready(Ok(n))
+}
+
+/// Writes every pending byte, then flushes the socket.
+pub(super) fn poll_flush<I: AsyncIo>(
+    io: &mut I,
+    pump: &mut Pump,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    match poll_flush_pending(io, pump, cx) {
+        Poll::Ready(Ok(())) => io.poll_flush(cx),
+        other => other,
+    }
+}
+
+/// Sends our close (TLS close_notify) after the pending data, then closes the socket's
+/// write side.
+pub(super) fn poll_close<I: AsyncIo>(
+    io: &mut I,
+    pump: &mut Pump,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    pump.channel.close();
+    match poll_flush(io, pump, cx) {
+        Poll::Ready(Ok(())) => io.poll_close(cx),
+        other => other,
+    }
+}

@@ -1,0 +1,73 @@
+//! `p2psec dial`: connect to a libp2p node, upgrade, then ping it and check an echo.
+
+use p2psec::multiaddr::Multiaddr;
+use serde_json::json;
+
+use crate::net::{self, ms, Muxer, SecurityArgs};
+use crate::output::{CliError, Output};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The node's address, ending in `/p2p/<PeerId>` (checked against who answers).
+    addr: String,
+    #[command(flatten)]
+    security: SecurityArgs,
+    /// Pings to send (one stream, one after another).
+    #[arg(long, default_value_t = 0)]
+    ping: usize,
+    /// Random bytes to send on an `/echo/1.0.0` stream and check coming back.
+    #[arg(long)]
+    echo: Option<usize>,
+}
+
+pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
+    let config = args.security.config()?;
+    let addr: Multiaddr = args
+        .addr
+        .parse()
+        .map_err(|e| format!("{}: {e}", args.addr))?;
+    let expected = addr.peer_id().map_err(|e| format!("{addr}: {e}"))?;
+    let socket = addr
+        .tcp_socket_addr()
+        .ok_or_else(|| format!("{addr}: not an /ip4|/ip6/…/tcp/… address"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let (io, info, took) = net::dial(socket, &config, expected).await?;
+        out.record(&[
+            ("event", json!("connected")),
+            ("remote_peer_id", json!(info.remote_peer_id.to_base58())),
+            ("local_peer_id", json!(config.local_peer_id().to_base58())),
+            ("security", json!(info.security.protocol_id())),
+            ("muxer", json!(info.muxer)),
+            (
+                "muxer_selection",
+                json!(format!("{:?}", info.muxer_selection)),
+            ),
+            ("handshake_ms", json!(ms(took))),
+        ]);
+        let (muxer, task) = Muxer::start(io, true);
+        if args.ping > 0 {
+            net::ping(&muxer, args.ping, |seq, rtt| {
+                out.record(&[
+                    ("event", json!("ping")),
+                    ("seq", json!(seq)),
+                    ("rtt_ms", json!(ms(rtt))),
+                ]);
+            })
+            .await?;
+        }
+        if let Some(len) = args.echo {
+            let took = net::echo(&muxer, len).await?;
+            out.record(&[
+                ("event", json!("echo")),
+                ("bytes", json!(len)),
+                ("ok", json!(true)),
+                ("ms", json!(ms(took))),
+            ]);
+        }
+        // closing the last handle makes the task send yamux's GoAway and end
+        drop(muxer);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+        Ok(())
+    })
+}

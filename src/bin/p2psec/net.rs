@@ -1,0 +1,408 @@
+//! What `listen`, `dial` and `demo` share: the upgrade configuration from the command
+//! line, a yamux connection driven by its own task, multistream-select on each stream
+//! (p2psec's own machines), and the two protocols served: ping and echo.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::path::PathBuf;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use p2psec::adapters::{self, ConnectionInfo};
+use p2psec::identity::{KeyType, Keypair};
+use p2psec::multistream::{self, Version};
+use p2psec::upgrade::{Config, SecurityProtocol};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+use crate::output::CliError;
+
+/// libp2p ping (spec: ping/ping.md): 32 random bytes, echoed.
+pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
+/// Echo: every byte of the stream written back until end of stream.
+pub(crate) const ECHO: &str = "/echo/1.0.0";
+const PING_LEN: usize = 32;
+/// Handshake deadline for every connection.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The options `listen` and `dial` share.
+#[derive(clap::Args, Clone)]
+pub(crate) struct SecurityArgs {
+    /// Identity: a protobuf private key file (from `p2psec keygen --out`). Default: a
+    /// fresh Ed25519 identity.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Security protocols in preference order, comma-separated: noise, tls.
+    #[arg(long, default_value = "noise,tls", value_delimiter = ',')]
+    pub(crate) security: Vec<String>,
+    /// Stream muxer (only yamux is built in).
+    #[arg(long, default_value = "yamux")]
+    pub(crate) muxer: String,
+    /// Do not offer the muxer inside the handshake (always negotiate it afterwards).
+    #[arg(long)]
+    pub(crate) no_early_muxer: bool,
+    /// Wait for every multistream answer (V1) instead of negotiating optimistically.
+    #[arg(long)]
+    pub(crate) no_optimistic: bool,
+}
+
+/// The OS random number generator.
+pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    e.to_string()
+}
+
+impl SecurityArgs {
+    /// The identity and the upgrade configuration these options describe.
+    pub(crate) fn config(&self) -> Result<Config, CliError> {
+        let identity = match &self.key {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                Keypair::try_decode_protobuf(&bytes)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Keypair::generate_with_os_rng(KeyType::Ed25519).map_err(err)?,
+        };
+        let security = self
+            .security
+            .iter()
+            .map(|s| s.trim().parse::<SecurityProtocol>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let muxer = match self.muxer.as_str() {
+            "yamux" | "/yamux/1.0.0" => p2psec::upgrade::YAMUX,
+            other => return Err(format!("unsupported muxer {other:?} (only yamux)")),
+        };
+        Ok(Config::new(&identity, now_unix(), &mut os_rng())
+            .map_err(err)?
+            .with_security(security)
+            .map_err(err)?
+            .with_muxers([muxer])
+            .map_err(err)?
+            .with_early_muxer_negotiation(!self.no_early_muxer)
+            .with_optimistic_negotiation(!self.no_optimistic))
+    }
+}
+
+/// An upgraded TCP connection, seen through futures-io for yamux.
+pub(crate) type Secured = Compat<adapters::tokio::SecureStream<TcpStream>>;
+
+/// Dials `addr` and upgrades; returns the stream, what was agreed and the upgrade's time.
+pub(crate) async fn dial(
+    addr: std::net::SocketAddr,
+    config: &Config,
+    expected: Option<p2psec::PeerId>,
+) -> Result<(Secured, ConnectionInfo, Duration), CliError> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let start = Instant::now();
+    let stream = adapters::tokio::dial(tcp, config, expected, HANDSHAKE_TIMEOUT)
+        .await
+        .map_err(upgrade_error)?;
+    let elapsed = start.elapsed();
+    let info = stream.info().clone();
+    Ok((stream.compat(), info, elapsed))
+}
+
+/// Accepts one upgrade on an accepted TCP connection.
+pub(crate) async fn accept(
+    tcp: TcpStream,
+    config: &Config,
+) -> Result<(Secured, ConnectionInfo), CliError> {
+    let _ = tcp.set_nodelay(true);
+    let stream = adapters::tokio::accept(tcp, config, HANDSHAKE_TIMEOUT)
+        .await
+        .map_err(upgrade_error)?;
+    let info = stream.info().clone();
+    Ok((stream.compat(), info))
+}
+
+/// The crate's typed error inside the `io::Error`, named.
+fn upgrade_error(e: io::Error) -> CliError {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<p2psec::upgrade::Error>())
+    {
+        Some(typed) => format!("upgrade failed: {typed}"),
+        None => format!("upgrade failed: {e}"),
+    }
+}
+
+type OpenRequest = oneshot::Sender<Result<yamux::Stream, yamux::ConnectionError>>;
+
+/// A yamux connection driven by its own task, which also serves every inbound stream
+/// (ping and echo). Dropping every handle closes the connection.
+#[derive(Clone)]
+pub(crate) struct Muxer {
+    open: mpsc::UnboundedSender<OpenRequest>,
+}
+
+impl Muxer {
+    /// Starts yamux over `io`: client mode on the dialer's side, server on the listener's.
+    /// The task ends when the connection does.
+    pub(crate) fn start(io: Secured, dialer: bool) -> (Self, tokio::task::JoinHandle<()>) {
+        let mode = if dialer {
+            yamux::Mode::Client
+        } else {
+            yamux::Mode::Server
+        };
+        let conn = yamux::Connection::new(io, yamux::Config::default(), mode);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(drive(conn, rx));
+        (Self { open: tx }, task)
+    }
+
+    /// Opens an outbound stream and agrees `protocol` on it (multistream-select V1).
+    pub(crate) async fn open(&self, protocol: &str) -> Result<yamux::Stream, CliError> {
+        let (tx, rx) = oneshot::channel();
+        self.open
+            .send(tx)
+            .map_err(|_| "the connection is closed".to_string())?;
+        let mut stream = rx
+            .await
+            .map_err(|_| "the connection is closed".to_string())?
+            .map_err(|e| format!("yamux: {e}"))?;
+        select_outbound(&mut stream, protocol).await?;
+        Ok(stream)
+    }
+}
+
+async fn drive(
+    mut conn: yamux::Connection<Secured>,
+    mut requests: mpsc::UnboundedReceiver<OpenRequest>,
+) {
+    let mut waiting: VecDeque<OpenRequest> = VecDeque::new();
+    let mut closing = false;
+    let result = poll_fn(|cx| {
+        if closing {
+            return conn.poll_close(cx);
+        }
+        loop {
+            match requests.poll_recv(cx) {
+                Poll::Ready(Some(req)) => waiting.push_back(req),
+                Poll::Ready(None) => {
+                    // every handle is gone: close the connection (yamux GoAway)
+                    closing = true;
+                    return conn.poll_close(cx);
+                }
+                Poll::Pending => break,
+            }
+        }
+        while !waiting.is_empty() {
+            match conn.poll_new_outbound(cx) {
+                Poll::Ready(r) => {
+                    if let Some(tx) = waiting.pop_front() {
+                        let _ = tx.send(r);
+                    }
+                }
+                Poll::Pending => break,
+            }
+        }
+        loop {
+            match conn.poll_next_inbound(cx) {
+                Poll::Ready(Some(Ok(stream))) => {
+                    tokio::spawn(serve(stream));
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await;
+    if let Err(e) = result {
+        eprintln!("connection ended: {e}");
+    }
+}
+
+/// Agrees `protocol` on an outbound stream, waiting for the echo (V1: js and go
+/// listeners expect nothing else before it).
+async fn select_outbound(stream: &mut yamux::Stream, protocol: &str) -> Result<(), CliError> {
+    let mut dialer = multistream::Dialer::new([protocol], Version::V1).map_err(err)?;
+    let mut out = Vec::new();
+    let mut inbuf = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let _ = dialer.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await.map_err(err)?;
+            stream.flush().await.map_err(err)?;
+            out.clear();
+        }
+        if dialer.is_done() {
+            // a V1 dialer consumed exactly the answer: nothing of the protocol's is here
+            return if inbuf.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{protocol}: the peer sent data before our first message"
+                ))
+            };
+        }
+        let n = stream.read(&mut buf).await.map_err(err)?;
+        if n == 0 {
+            return Err(format!(
+                "{protocol}: the peer closed the stream while negotiating"
+            ));
+        }
+        inbuf.extend_from_slice(&buf[..n]);
+        let used = dialer
+            .handle_input(&inbuf)
+            .map_err(|e| format!("{protocol}: {e}"))?;
+        inbuf.drain(..used);
+    }
+}
+
+/// Answers an inbound stream's proposals; returns the protocol and the bytes after it.
+async fn select_inbound(stream: &mut yamux::Stream) -> Result<(String, Vec<u8>), CliError> {
+    let mut listener = multistream::Listener::new([PING, ECHO]).map_err(err)?;
+    let mut out = Vec::new();
+    let mut inbuf = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let _ = listener.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await.map_err(err)?;
+            stream.flush().await.map_err(err)?;
+            out.clear();
+        }
+        if let Some(protocol) = listener.negotiated() {
+            return Ok((protocol.to_string(), inbuf));
+        }
+        let n = stream.read(&mut buf).await.map_err(err)?;
+        if n == 0 {
+            return Err("the peer closed the stream while negotiating".into());
+        }
+        inbuf.extend_from_slice(&buf[..n]);
+        let used = listener.handle_input(&inbuf).map_err(err)?;
+        inbuf.drain(..used);
+    }
+}
+
+/// Serves one inbound stream: ping or echo, until the peer closes it.
+async fn serve(mut stream: yamux::Stream) {
+    let result = async {
+        let (protocol, early) = select_inbound(&mut stream).await?;
+        match protocol.as_str() {
+            PING => serve_ping(&mut stream, early).await,
+            _ => serve_echo(&mut stream, early).await,
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("stream: {e}");
+    }
+    let _ = stream.close().await;
+}
+
+/// Answers pings on one stream until its end (rust-libp2p reuses one stream for every
+/// ping; js sends one and half-closes).
+async fn serve_ping(stream: &mut yamux::Stream, early: Vec<u8>) -> Result<(), CliError> {
+    let mut pending = early;
+    let mut buf = [0u8; 1024];
+    loop {
+        while pending.len() >= PING_LEN {
+            let ping: Vec<u8> = pending.drain(..PING_LEN).collect();
+            stream.write_all(&ping).await.map_err(err)?;
+            stream.flush().await.map_err(err)?;
+        }
+        let n = stream.read(&mut buf).await.map_err(err)?;
+        if n == 0 {
+            return Ok(());
+        }
+        pending.extend_from_slice(&buf[..n]);
+    }
+}
+
+async fn serve_echo(stream: &mut yamux::Stream, early: Vec<u8>) -> Result<(), CliError> {
+    if !early.is_empty() {
+        stream.write_all(&early).await.map_err(err)?;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await.map_err(err)?;
+        if n == 0 {
+            return stream.flush().await.map_err(err);
+        }
+        stream.write_all(&buf[..n]).await.map_err(err)?;
+    }
+}
+
+/// Sends `count` pings on one stream; returns each round-trip time.
+pub(crate) async fn ping(
+    muxer: &Muxer,
+    count: usize,
+    mut each: impl FnMut(usize, Duration),
+) -> Result<Vec<Duration>, CliError> {
+    let mut stream = muxer.open(PING).await?;
+    let mut rtts = Vec::with_capacity(count);
+    for seq in 1..=count {
+        let mut payload = [0u8; PING_LEN];
+        getrandom::fill(&mut payload).map_err(err)?;
+        let start = Instant::now();
+        stream.write_all(&payload).await.map_err(err)?;
+        stream.flush().await.map_err(err)?;
+        let mut back = [0u8; PING_LEN];
+        stream
+            .read_exact(&mut back)
+            .await
+            .map_err(|e| format!("ping {seq}: {e}"))?;
+        let rtt = start.elapsed();
+        if back != payload {
+            return Err(format!("ping {seq}: the answer differs from the ping"));
+        }
+        each(seq, rtt);
+        rtts.push(rtt);
+    }
+    let _ = stream.close().await;
+    Ok(rtts)
+}
+
+/// Sends `len` random bytes on an echo stream while reading them back; returns the time
+/// from the first byte sent to the last byte back.
+pub(crate) async fn echo(muxer: &Muxer, len: usize) -> Result<Duration, CliError> {
+    let stream = muxer.open(ECHO).await?;
+    let mut data = vec![0u8; len];
+    getrandom::fill(&mut data).map_err(err)?;
+    let (mut reader, mut writer) = stream.split();
+    let start = Instant::now();
+    let send = async {
+        for chunk in data.chunks(64 * 1024) {
+            writer.write_all(chunk).await?;
+        }
+        // half-close: the echo server ends the stream once it has sent everything back
+        writer.close().await
+    };
+    let receive = async {
+        let mut back = vec![0u8; len];
+        reader.read_exact(&mut back).await?;
+        Ok::<_, io::Error>(back)
+    };
+    let (sent, back) = futures::join!(send, receive);
+    sent.map_err(|e| format!("echo send: {e}"))?;
+    let back = back.map_err(|e| format!("echo receive: {e}"))?;
+    let elapsed = start.elapsed();
+    if back != data {
+        return Err("echo: the bytes that came back differ".into());
+    }
+    Ok(elapsed)
+}
+
+pub(crate) fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}

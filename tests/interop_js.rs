@@ -1,0 +1,347 @@
+//! Interop with js-libp2p: the `p2psec` CLI against a js-libp2p node (Node.js), both ways,
+//! over `/noise` and `/tls/1.0.0`, with yamux as the muxer.
+//!
+//! For each security protocol, js listens and `p2psec dial` connects, then `p2psec listen`
+//! listens and the js peer dials; each dialer checks the remote PeerId, runs 3 pings
+//! (`/ipfs/ping/1.0.0`) and echoes 1 MiB (`/echo/1.0.0`). The js peer is
+//! `tests/interop/js/peer.mjs`; its npm packages are pinned by the lock file beside it and
+//! installed by `tests/interop/js/install.sh`, which this test runs first. Node.js >= 20
+//! and npm must be on PATH: the test fails (it does not skip) without them. Only loopback
+//! addresses are used; every spawned process is killed at the end, and every wait has a
+//! deadline so that a hang fails the test.
+#![cfg(feature = "cli")]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PINGS: u64 = 3;
+const ECHO_BYTES: u64 = 1 << 20;
+/// How long a listener may take to print its multiaddr (node's first start is slow).
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a dialer may run, handshake, pings and echo included.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/js")
+}
+
+/// Runs `tests/interop/js/install.sh` once per test binary; panics with its output when
+/// node or npm is missing or `npm ci` fails.
+fn install_js_peer() {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = INSTALLED.get_or_init(|| {
+        for tool in ["node", "npm"] {
+            if let Err(e) = Command::new(tool).arg("--version").output() {
+                return Err(format!(
+                    "`{tool} --version` failed ({e}): the js-libp2p interop test needs \
+                     Node.js >= 20 and npm on PATH"
+                ));
+            }
+        }
+        let script = js_dir().join("install.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("could not run bash {}: {e}", script.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    if let Err(e) = result {
+        panic!("installing the js-libp2p interop peer failed: {e}");
+    }
+}
+
+fn node_peer(args: &[&str]) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.current_dir(js_dir()).arg("peer.mjs").args(args);
+    cmd
+}
+
+fn p2psec(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_p2psec"));
+    cmd.args(args);
+    cmd
+}
+
+/// Reads a pipe to its end on a thread.
+fn drain<R: Read + Send + 'static>(mut pipe: R) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// A listening peer; killed (and its stderr shown if the test is failing) on drop.
+struct Listener {
+    name: String,
+    child: Child,
+    stdout: Option<JoinHandle<()>>,
+    stderr: Option<JoinHandle<String>>,
+    /// The multiaddr it printed, ending in `/p2p/<PeerId>`.
+    addr: String,
+}
+
+impl Listener {
+    fn spawn(name: &str, mut cmd: Command) -> Listener {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name}: could not spawn {cmd:?}: {e}"));
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let stderr: ChildStderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        // Sends the first line, then keeps reading so the listener never blocks on a
+        // full pipe.
+        let stdout = thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next();
+            let _ = tx.send(first);
+            for _ in lines {}
+        });
+        let mut listener = Listener {
+            name: name.to_owned(),
+            child,
+            stdout: Some(stdout),
+            stderr: Some(drain(stderr)),
+            addr: String::new(),
+        };
+        match rx.recv_timeout(LISTEN_TIMEOUT) {
+            Ok(Some(Ok(line))) => listener.addr = line.trim().to_owned(),
+            Ok(Some(Err(e))) => panic!("{name}: reading its stdout failed: {e}"),
+            Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("{name}: exited before printing its multiaddr")
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{name}: printed no multiaddr within {LISTEN_TIMEOUT:?}")
+            }
+        }
+        assert!(
+            listener.addr.starts_with("/ip4/127.0.0.1/tcp/"),
+            "{name}: expected a loopback TCP multiaddr, got {:?}",
+            listener.addr
+        );
+        listener
+    }
+
+    fn peer_id(&self) -> &str {
+        peer_id_of(&self.addr)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(t) = self.stdout.take() {
+            let _ = t.join();
+        }
+        let stderr = self.stderr.take().map(|t| t.join().unwrap_or_default());
+        if thread::panicking() {
+            eprintln!(
+                "--- {} ({}) stderr:\n{}",
+                self.name,
+                self.addr,
+                stderr.unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn peer_id_of(addr: &str) -> &str {
+    addr.rsplit_once("/p2p/")
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .unwrap_or_else(|| panic!("multiaddr {addr:?} does not end in /p2p/<PeerId>"))
+}
+
+/// Runs a dialer to completion within [`DIAL_TIMEOUT`]; panics if it fails or hangs.
+/// Returns its stdout.
+fn run_dialer(name: &str, mut cmd: Command) -> String {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: could not spawn {cmd:?}: {e}"));
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + DIAL_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("{name}: waiting for it failed: {e}"),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    match status {
+        None => panic!(
+            "{name}: still running after {DIAL_TIMEOUT:?}, killed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
+        Some(s) if !s.success() => {
+            panic!("{name}: exited with {s}\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
+        }
+        Some(_) => stdout,
+    }
+}
+
+/// Checks a dialer's JSON lines: `connected` (PeerId, security, muxer), [`PINGS`] pings,
+/// then an echo of [`ECHO_BYTES`], in that order.
+fn check_dial_output(name: &str, stdout: &str, remote_peer_id: &str, security: &str) {
+    let events: Vec<Value> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{name}: stdout line {l:?} is not JSON: {e}"))
+        })
+        .collect();
+    let ctx = || format!("{name}: stdout was\n{stdout}");
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or(""))
+        .collect();
+    let mut expected = vec!["connected"];
+    expected.extend(std::iter::repeat_n("ping", PINGS as usize));
+    expected.push("echo");
+    assert_eq!(kinds, expected, "{}", ctx());
+
+    let connected = &events[0];
+    assert_eq!(
+        connected["remote_peer_id"].as_str(),
+        Some(remote_peer_id),
+        "{}",
+        ctx()
+    );
+    assert_eq!(connected["security"].as_str(), Some(security), "{}", ctx());
+    assert_eq!(
+        connected["muxer"].as_str(),
+        Some("/yamux/1.0.0"),
+        "{}",
+        ctx()
+    );
+
+    for (i, ping) in events[1..=PINGS as usize].iter().enumerate() {
+        assert_eq!(ping["seq"].as_u64(), Some(i as u64 + 1), "{}", ctx());
+        let rtt = ping["rtt_ms"].as_f64();
+        assert!(rtt.is_some_and(|r| r >= 0.0), "{}", ctx());
+    }
+
+    let echo = &events[PINGS as usize + 1];
+    assert_eq!(echo["ok"].as_bool(), Some(true), "{}", ctx());
+    assert_eq!(echo["bytes"].as_u64(), Some(ECHO_BYTES), "{}", ctx());
+}
+
+fn security_protocol(security: &str) -> &'static str {
+    match security {
+        "noise" => "/noise",
+        "tls" => "/tls/1.0.0",
+        other => panic!("unknown security {other}"),
+    }
+}
+
+/// js-libp2p listens, `p2psec dial` connects.
+fn js_listens_p2psec_dials(security: &str) {
+    install_js_peer();
+    let js = Listener::spawn(
+        &format!("js listener ({security})"),
+        node_peer(&["listen", "--security", security]),
+    );
+    let pings = PINGS.to_string();
+    let echo = ECHO_BYTES.to_string();
+    let name = format!("p2psec dial ({security}) to js");
+    let stdout = run_dialer(
+        &name,
+        p2psec(&[
+            "dial",
+            &js.addr,
+            "--security",
+            security,
+            "--ping",
+            &pings,
+            "--echo",
+            &echo,
+            "--json",
+        ]),
+    );
+    check_dial_output(&name, &stdout, js.peer_id(), security_protocol(security));
+}
+
+/// `p2psec listen` listens, js-libp2p dials.
+fn p2psec_listens_js_dials(security: &str) {
+    install_js_peer();
+    let rust = Listener::spawn(
+        &format!("p2psec listener ({security})"),
+        p2psec(&[
+            "listen",
+            "--addr",
+            "/ip4/127.0.0.1/tcp/0",
+            "--security",
+            security,
+            "--muxer",
+            "yamux",
+        ]),
+    );
+    let pings = PINGS.to_string();
+    let echo = ECHO_BYTES.to_string();
+    let name = format!("js dial ({security}) to p2psec");
+    let stdout = run_dialer(
+        &name,
+        node_peer(&[
+            "dial",
+            &rust.addr,
+            "--security",
+            security,
+            "--ping",
+            &pings,
+            "--echo",
+            &echo,
+        ]),
+    );
+    check_dial_output(&name, &stdout, rust.peer_id(), security_protocol(security));
+}
+
+#[test]
+fn noise_js_listens_p2psec_dials() {
+    js_listens_p2psec_dials("noise");
+}
+
+#[test]
+fn tls_js_listens_p2psec_dials() {
+    js_listens_p2psec_dials("tls");
+}
+
+#[test]
+fn noise_p2psec_listens_js_dials() {
+    p2psec_listens_js_dials("noise");
+}
+
+#[test]
+fn tls_p2psec_listens_js_dials() {
+    p2psec_listens_js_dials("tls");
+}
