@@ -1404,3 +1404,387 @@ mod tls_bodies {
         }
     }
 }
+
+// ---- the connection upgrade ----
+
+#[cfg(all(feature = "noise", feature = "tls"))]
+pub use upgrade_bodies::{upgrade_dialer, upgrade_listener};
+
+/// Fuzz bodies for the upgrade machines: fixed identities, certificates, time and
+/// ephemeral seeds. Our side of a Noise upgrade then replays byte for byte, so a recorded
+/// Noise conversation takes a fresh machine to completion and the fuzzer can start behind
+/// it, in the channel; rustls draws its own randoms, so with TLS only the dialer's first
+/// flight is a realistic prefix (for the listener).
+#[cfg(all(feature = "noise", feature = "tls"))]
+mod upgrade_bodies {
+    use super::chunks;
+    use crate::identity::{KeyType, Keypair, PeerId};
+    use crate::upgrade::{Config, Dialer, Error, Event, Listener, SecurityProtocol, Upgraded};
+    use alloc::vec::Vec;
+    use std::sync::OnceLock;
+
+    /// The fixtures' clock: 2025-06-15 (Unix seconds).
+    const NOW: u64 = 1_750_000_000;
+    const DIALER_EPHEMERAL_SEED: u64 = 5;
+    const LISTENER_EPHEMERAL_SEED: u64 = 6;
+    /// No upgrade sends more before it completes: the multistream messages (a few dozen
+    /// bytes each), a TLS handshake (at most 8 KiB, see the TLS bodies) or a Noise one (a
+    /// few hundred bytes), the muxer proposal or answer.
+    const MAX_UPGRADE_OUTPUT: usize = 16 * 1024;
+    /// The muxers the configurations offer (bit 4 of the flags adds mplex first).
+    const YAMUX: &str = "/yamux/1.0.0";
+    const MPLEX: &str = "/mplex/6.7.0";
+
+    /// splitmix64: the fixtures' identities and every ephemeral key come from fixed seeds.
+    struct FixedRng(u64);
+
+    impl rand_core::TryRng for FixedRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            Ok(z ^ (z >> 31))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for FixedRng {}
+
+    /// Both configurations, and what each side sent in a recorded upgrade.
+    struct Fixtures {
+        dialer: Config,
+        listener: Config,
+        dialer_id: PeerId,
+        listener_id: PeerId,
+        /// The recorded Noise upgrade's configurations: `/noise` only, optimistic, early
+        /// muxer.
+        noise_dialer: Config,
+        noise_listener: Config,
+        /// What the dialer sent in it: header, proposal and message 1, then message 3.
+        noise_dialer_stream: Vec<u8>,
+        /// What the listener sent: header, echo and message 2.
+        noise_listener_stream: Vec<u8>,
+        /// A `/tls/1.0.0`-only optimistic dialer's first flight: header, proposal,
+        /// ClientHello.
+        tls_first_flight: Vec<u8>,
+    }
+
+    fn config(seed: u64) -> (Config, PeerId) {
+        let mut rng = FixedRng(seed);
+        // secp256k1: the cheapest signature to verify in unoptimized builds
+        let id = match Keypair::generate(KeyType::Secp256k1, &mut rng) {
+            Ok(id) => id,
+            Err(e) => panic!("fixture identity: {e:?}"),
+        };
+        match Config::new(&id, NOW, &mut rng) {
+            Ok(c) => (c, id.peer_id()),
+            Err(e) => panic!("fixture config: {e:?}"),
+        }
+    }
+
+    /// The configuration the flag bits pick: bits 0-1 the security list, bit 2 optimistic
+    /// negotiation, bit 3 early muxer negotiation, bit 4 a second muxer.
+    fn variant(base: &Config, flags: u8) -> Config {
+        let security: &[SecurityProtocol] = match flags & 3 {
+            0 => &[SecurityProtocol::Noise],
+            1 => &[SecurityProtocol::Tls],
+            2 => &[SecurityProtocol::Noise, SecurityProtocol::Tls],
+            _ => &[SecurityProtocol::Tls, SecurityProtocol::Noise],
+        };
+        let muxers: &[&str] = if flags & 0x10 != 0 {
+            &[MPLEX, YAMUX]
+        } else {
+            &[YAMUX]
+        };
+        let config = base
+            .clone()
+            .with_security(security.iter().copied())
+            .and_then(|c| c.with_muxers(muxers.iter().copied()));
+        match config {
+            Ok(c) => c
+                .with_optimistic_negotiation(flags & 4 != 0)
+                .with_early_muxer_negotiation(flags & 8 != 0),
+            Err(e) => panic!("fixture variant: {e:?}"),
+        }
+    }
+
+    fn new_dialer(config: &Config, expected: Option<PeerId>) -> Dialer {
+        match Dialer::new(config, expected, NOW, &mut FixedRng(DIALER_EPHEMERAL_SEED)) {
+            Ok(d) => d,
+            Err(e) => panic!("fixture dialer: {e:?}"),
+        }
+    }
+
+    fn new_listener(config: &Config) -> Listener {
+        match Listener::new(config, NOW, &mut FixedRng(LISTENER_EPHEMERAL_SEED)) {
+            Ok(l) => l,
+            Err(e) => panic!("fixture listener: {e:?}"),
+        }
+    }
+
+    fn transmit(out: usize, buf: Vec<u8>) -> Vec<u8> {
+        assert_eq!(out, buf.len(), "poll_transmit miscounted");
+        buf
+    }
+
+    fn make_fixtures() -> Fixtures {
+        let (dialer, dialer_id) = config(0x5001);
+        let (listener, listener_id) = config(0x5002);
+        let noise = |c: &Config| variant(c, 0x0c);
+        let (noise_dialer, noise_listener) = (noise(&dialer), noise(&listener));
+        // the recorded upgrade, flight by flight
+        let mut d = new_dialer(&noise_dialer, Some(listener_id));
+        let mut l = new_listener(&noise_listener);
+        let (mut noise_dialer_stream, mut noise_listener_stream) = (Vec::new(), Vec::new());
+        for _ in 0..4 {
+            let mut buf = Vec::new();
+            let flight = transmit(d.poll_transmit(&mut buf), buf);
+            assert_eq!(l.handle_input(&flight), Ok(flight.len()));
+            noise_dialer_stream.extend_from_slice(&flight);
+            let mut buf = Vec::new();
+            let flight = transmit(l.poll_transmit(&mut buf), buf);
+            assert_eq!(d.handle_input(&flight), Ok(flight.len()));
+            noise_listener_stream.extend_from_slice(&flight);
+        }
+        assert!(d.is_complete() && l.is_complete(), "the fixture upgrade");
+        let tls = variant(&dialer, 0x05);
+        let mut buf = Vec::new();
+        let tls_first_flight = transmit(new_dialer(&tls, None).poll_transmit(&mut buf), buf);
+        Fixtures {
+            dialer,
+            listener,
+            dialer_id,
+            listener_id,
+            noise_dialer,
+            noise_listener,
+            noise_dialer_stream,
+            noise_listener_stream,
+            tls_first_flight,
+        }
+    }
+
+    /// Made once per process: identities, certificates and a recorded upgrade.
+    fn fixtures() -> &'static Fixtures {
+        static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+        FIXTURES.get_or_init(make_fixtures)
+    }
+
+    /// The verbs both upgrade machines share, so one driver checks both.
+    trait Machine: Sized {
+        fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error>;
+        fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
+        fn poll_event(&mut self) -> Option<Event>;
+        fn is_complete(&self) -> bool;
+        fn into_upgraded(self) -> Result<Upgraded, Error>;
+    }
+
+    macro_rules! machine {
+        ($t:ty) => {
+            impl Machine for $t {
+                fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+                    <$t>::handle_input(self, bytes)
+                }
+                fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+                    <$t>::poll_transmit(self, out)
+                }
+                fn poll_event(&mut self) -> Option<Event> {
+                    <$t>::poll_event(self)
+                }
+                fn is_complete(&self) -> bool {
+                    <$t>::is_complete(self)
+                }
+                fn into_upgraded(self) -> Result<Upgraded, Error> {
+                    <$t>::into_upgraded(self)
+                }
+            }
+        };
+    }
+    machine!(Dialer);
+    machine!(Listener);
+
+    /// A caller's mistake, which no input from the peer may cause.
+    fn is_caller_error(e: &Error) -> bool {
+        matches!(
+            e,
+            Error::ApiMisuse(_)
+                | Error::Noise(crate::noise::Error::ApiMisuse(_))
+                | Error::Tls(crate::tls::Error::ApiMisuse(_))
+        )
+    }
+
+    /// Feeds `prefix` and then the chunks of `data` as a real driver would (keep the
+    /// unconsumed bytes, append the new chunk, hand over the whole tail, drain output and
+    /// events) and checks the call contract; after completion the rest goes to the
+    /// channel. `replay` says the prefix is a whole recorded upgrade: it must complete.
+    fn drive<M: Machine>(mut m: M, prefix: &[u8], data: &[u8], remote: PeerId, replay: bool) {
+        let mut pieces = core::iter::once(prefix)
+            .filter(|p| !p.is_empty())
+            .chain(chunks(data));
+        let mut inbox: Vec<u8> = Vec::new();
+        let mut sent = 0usize;
+        let (mut agreed, mut identified, mut completed) = (0usize, 0usize, 0usize);
+        let mut failed: Option<Error> = None;
+        let mut first = true;
+        for piece in pieces.by_ref() {
+            if let Some(e) = &failed {
+                // poisoned: the same error, whatever comes
+                assert_eq!(m.handle_input(piece).as_ref(), Err(e));
+                assert_eq!(m.handle_input(&inbox).as_ref(), Err(e));
+                assert!(!m.is_complete());
+                continue;
+            }
+            inbox.extend_from_slice(piece);
+            match m.handle_input(&inbox) {
+                Ok(n) => {
+                    assert!(n <= inbox.len(), "consumed {n} of {}", inbox.len());
+                    inbox.drain(..n);
+                }
+                Err(e) => {
+                    assert!(!is_caller_error(&e), "a peer caused a caller error: {e:?}");
+                    assert_eq!(m.handle_input(&inbox).as_ref(), Err(&e));
+                    assert_eq!(m.handle_input(&[]).as_ref(), Err(&e));
+                    assert!(!m.is_complete());
+                    failed = Some(e);
+                }
+            }
+            let mut out = Vec::new();
+            sent += transmit(m.poll_transmit(&mut out), out).len();
+            assert!(sent <= MAX_UPGRADE_OUTPUT, "unbounded output: {sent} bytes");
+            while let Some(ev) = m.poll_event() {
+                match ev {
+                    Event::SecurityAgreed(_) => agreed += 1,
+                    Event::RemoteIdentified { peer_id } => {
+                        assert_eq!(peer_id, remote, "only the fixture can sign");
+                        identified += 1;
+                    }
+                    Event::Complete => {
+                        assert_eq!(identified, 1, "Complete before RemoteIdentified");
+                        assert!(m.is_complete());
+                        completed += 1;
+                    }
+                }
+            }
+            assert!(
+                agreed <= 1 && identified <= 1 && completed <= 1,
+                "repeated events"
+            );
+            if replay && first {
+                assert!(m.is_complete(), "the recorded upgrade did not complete");
+            }
+            first = false;
+            if m.is_complete() {
+                break;
+            }
+        }
+        let complete = m.is_complete();
+        assert_eq!(
+            complete,
+            completed == 1,
+            "Complete and is_complete disagree"
+        );
+        let upgraded = match (m.into_upgraded(), failed) {
+            (Ok(upgraded), None) => upgraded,
+            (Err(e), Some(f)) => {
+                assert_eq!(e, f, "into_upgraded after an error");
+                return;
+            }
+            (Err(Error::ApiMisuse(_)), None) => {
+                assert!(!complete, "a complete machine refused");
+                return;
+            }
+            (r, f) => panic!(
+                "into_upgraded: {:?} after {f:?}",
+                r.map(|u| u.remote_peer_id)
+            ),
+        };
+        assert!(complete);
+        assert_eq!(upgraded.remote_peer_id, remote);
+        assert_eq!(upgraded.channel.remote_peer_id(), remote);
+        // the rest is the channel's: frames or records, a lazy muxer answer
+        let mut channel = upgraded.channel;
+        let mut plain = [0u8; 4096];
+        let mut failed: Option<Error> = None;
+        for piece in pieces {
+            if let Some(e) = &failed {
+                assert_eq!(channel.handle_input(piece).as_ref(), Err(e));
+                assert_eq!(channel.read(&mut plain).as_ref(), Err(e));
+                continue;
+            }
+            inbox.extend_from_slice(piece);
+            loop {
+                let used = match channel.handle_input(&inbox) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        assert_eq!(channel.handle_input(&inbox).as_ref(), Err(&e));
+                        failed = Some(e);
+                        break;
+                    }
+                };
+                assert!(used <= inbox.len(), "consumed {used} of {}", inbox.len());
+                inbox.drain(..used);
+                let mut read = 0;
+                loop {
+                    match channel.read(&mut plain) {
+                        Ok(0) => break,
+                        Ok(n) => read += n,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if failed.is_some() || (used == 0 && read == 0) {
+                    break;
+                }
+            }
+            let mut out = Vec::new();
+            let _ = channel.poll_transmit(&mut out);
+        }
+    }
+
+    /// Fuzz body: an upgrade dialer fed `data` as the listener's bytes, in chunks. The
+    /// first byte picks the configuration (`variant`'s bits, bit 5: expect the fixture
+    /// listener's PeerId); bit 7 instead first feeds the listener's side of the recorded
+    /// Noise upgrade, so the rest arrives in the channel.
+    pub fn upgrade_dialer(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        if flags & 0x80 != 0 {
+            let d = new_dialer(&f.noise_dialer, Some(f.listener_id));
+            drive(d, &f.noise_listener_stream, data, f.listener_id, true);
+        } else {
+            let expected = (flags & 0x20 != 0).then_some(f.listener_id);
+            let d = new_dialer(&variant(&f.dialer, flags), expected);
+            drive(d, &[], data, f.listener_id, false);
+        }
+    }
+
+    /// Fuzz body: an upgrade listener fed `data` as the dialer's bytes, in chunks. The
+    /// first byte picks the configuration (`variant`'s bits); bit 7 instead first feeds
+    /// the dialer's side of the recorded Noise upgrade (the rest arrives in the channel),
+    /// bit 6 a TLS dialer's first flight (the rest arrives where its Finished is due).
+    pub fn upgrade_listener(data: &[u8]) {
+        let f = fixtures();
+        let flags = data.first().copied().unwrap_or(0);
+        if flags & 0x80 != 0 {
+            let l = new_listener(&f.noise_listener);
+            drive(l, &f.noise_dialer_stream, data, f.dialer_id, true);
+        } else if flags & 0x40 != 0 {
+            let l = new_listener(&variant(&f.listener, flags));
+            drive(l, &f.tls_first_flight, data, f.dialer_id, false);
+        } else {
+            let l = new_listener(&variant(&f.listener, flags));
+            drive(l, &[], data, f.dialer_id, false);
+        }
+    }
+}

@@ -184,34 +184,34 @@ impl<S: Read + Write> Read for SecureStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(n) = self.pump.read_plain(buf)? {
-                // reading may have queued output (a TLS KeyUpdate answer)
-                self.flush_pending()?;
                 return Ok(n);
             }
+            // before blocking: output that reading queued (a TLS KeyUpdate answer) goes
+            // out now, and a socket error is reported before any plaintext was taken
+            self.flush_pending()?;
             let space = self.pump.read_space();
-            let n = match self.io.read(space) {
-                Ok(n) => n,
+            match self.io.read(space) {
+                Ok(n) => self.pump.commit_read(n),
                 Err(e) => {
                     self.pump.abort_read();
                     return Err(e);
                 }
-            };
-            self.pump.commit_read(n);
+            }
         }
     }
 }
 
 impl<S: Read + Write> Write for SecureStream<S> {
+    /// Sends what waits first, so an error means nothing of `data` was taken; once taken,
+    /// `data` is reported written even if sending it fails (the error comes with the next
+    /// write or flush), as `std::io::Write` requires.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if data.is_empty() {
             return Ok(0);
         }
-        let mut n = self.pump.write_plain(data)?;
-        if n == 0 {
-            self.flush_pending()?;
-            n = self.pump.write_plain(data)?;
-        }
         self.flush_pending()?;
+        let n = self.pump.write_plain(data)?;
+        let _ = self.flush_pending();
         Ok(n)
     }
 

@@ -67,8 +67,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// An upgraded connection: `AsyncRead` and `AsyncWrite` carry the muxer's plaintext;
-/// `poll_close` sends our close (TLS close_notify) and closes the socket's write side.
+/// An upgraded connection: `AsyncRead` and `AsyncWrite` carry the muxer's plaintext.
+/// `poll_close` sends our close (TLS close_notify) and then calls the socket's own
+/// `poll_close`; async-std's `TcpStream` only flushes there, so to end a Noise stream
+/// (which has no closing message) also shut the socket's write side down
+/// (`TcpStream::shutdown(Shutdown::Write)` on a clone).
 pub struct SecureStream<S> {
     io: Io<S>,
     pump: Pump,

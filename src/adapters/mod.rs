@@ -9,6 +9,10 @@
 //! the machines must not take themselves: the wall clock (certificate validity), the
 //! monotonic clock (the deadline) and the OS random number generator.
 //!
+//! Set `TCP_NODELAY` on TCP sockets: the dialer's last handshake message and its first
+//! application bytes are separate writes, and Nagle's algorithm would hold the second
+//! for a delayed ACK (about 40 ms on Linux).
+//!
 //! Errors are `io::Error`s that wrap the crate's typed error, so callers can
 //! `err.get_ref().and_then(|e| e.downcast_ref::<upgrade::Error>())`. Kinds:
 //!
@@ -155,7 +159,9 @@ struct Pump {
 }
 
 impl Pump {
-    fn new(upgraded: Upgraded, inbuf: Vec<u8>, round_trips: u32) -> Self {
+    fn new(upgraded: Upgraded, mut inbuf: Vec<u8>, round_trips: u32) -> Self {
+        // the handshake's messages grew it; an idle connection should not keep that
+        inbuf.shrink_to_fit();
         let info = ConnectionInfo {
             remote_peer_id: upgraded.remote_peer_id,
             security: upgraded.security,

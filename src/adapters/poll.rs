@@ -94,6 +94,11 @@ pub(super) fn poll_flush_pending<I: AsyncIo>(
 }
 
 /// Reads plaintext into `buf`: from what already arrived, else from the socket.
+///
+/// It never writes: output that reading queued (a TLS KeyUpdate answer) goes with the next
+/// write or flush. Writing here would register the reader's waker for the socket's write
+/// readiness, and tokio keeps one waker per direction, so a writer waiting in another task
+/// would never be woken.
 pub(super) fn poll_read<I: AsyncIo>(
     io: &mut I,
     pump: &mut Pump,
@@ -102,10 +107,6 @@ pub(super) fn poll_read<I: AsyncIo>(
 ) -> Poll<io::Result<usize>> {
     loop {
         if let Some(n) = pump.read_plain(buf)? {
-            // reading may have queued output (a TLS KeyUpdate answer): send it when we can
-            if let Poll::Ready(Err(e)) = poll_flush_pending(io, pump, cx) {
-                return Poll::Ready(Err(e));
-            }
             return Poll::Ready(Ok(n));
         }
         let space = pump.read_space();
@@ -123,7 +124,11 @@ pub(super) fn poll_read<I: AsyncIo>(
     }
 }
 
-/// Encrypts what the channel takes of `data`, making room by writing first if needed.
+/// Encrypts what the channel takes of `data`. Backpressure: nothing is taken while
+/// earlier ciphertext still waits for the socket, so at most one call's worth is ever
+/// buffered. Once bytes are taken the call reports success; a socket error while sending
+/// them surfaces on the next write or flush (as `std::io::Write` requires: an error means
+/// nothing was written).
 pub(super) fn poll_write<I: AsyncIo>(
     io: &mut I,
     pump: &mut Pump,
@@ -133,18 +138,13 @@ pub(super) fn poll_write<I: AsyncIo>(
     if data.is_empty() {
         return Poll::Ready(Ok(0));
     }
-    let mut n = pump.write_plain(data)?;
-    if n == 0 {
-        match poll_flush_pending(io, pump, cx) {
-            Poll::Ready(Ok(())) => n = pump.write_plain(data)?,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        }
+    match poll_flush_pending(io, pump, cx) {
+        Poll::Ready(Ok(())) => {}
+        other => return other.map(|r| r.map(|()| 0)),
     }
+    let n = pump.write_plain(data)?;
     // start sending at once; what the socket does not take now goes with the next call
-    if let Poll::Ready(Err(e)) = poll_flush_pending(io, pump, cx) {
-        return Poll::Ready(Err(e));
-    }
+    let _ = poll_flush_pending(io, pump, cx);
     Poll::Ready(Ok(n))
 }
 

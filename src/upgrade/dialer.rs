@@ -95,6 +95,20 @@ impl Dialer {
     }
 
     fn fail(&mut self, e: Error) -> Error {
+        // a TLS alert the failed handshake queued still goes out
+        match &mut self.stage {
+            Stage::Security {
+                handshake: Some((_, hs)),
+                ..
+            }
+            | Stage::Handshake(_, hs) => {
+                let _ = hs.poll_transmit(&mut self.out);
+            }
+            Stage::Muxer { channel, .. } => {
+                let _ = channel.poll_transmit(&mut self.out);
+            }
+            _ => {}
+        }
         self.stage = Stage::Gone;
         self.error = Some(e.clone());
         e

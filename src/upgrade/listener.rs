@@ -182,9 +182,7 @@ impl Listener {
                 mut channel,
                 mut mss,
             } => {
-                channel.feed_plaintext(|plain| {
-                    mss.handle_input(plain).map_err(Error::MuxerNegotiation)
-                })?;
+                self.feed_muxer(&mut channel, &mut mss)?;
                 let next = self.muxer_stage(security, channel, mss)?;
                 let advanced = matches!(next, Stage::Done(_));
                 Ok((next, advanced))
@@ -220,8 +218,27 @@ impl Listener {
             .map_err(Error::MuxerNegotiation)?;
         // the dialer's proposal may have come with its last handshake message
         let mut mss = mss;
-        channel.feed_plaintext(|plain| mss.handle_input(plain).map_err(Error::MuxerNegotiation))?;
+        self.feed_muxer(&mut channel, &mut mss)?;
         self.muxer_stage(security, channel, mss)
+    }
+
+    /// Hands the channel's plaintext to the muxer negotiation. On failure its last answer
+    /// (the `na` before the dialer's data) still goes out: the stage is dropped with the
+    /// error, so it is sent here.
+    fn feed_muxer(
+        &mut self,
+        channel: &mut SecureChannel,
+        mss: &mut multistream::Listener,
+    ) -> Result<(), Error> {
+        let fed = channel
+            .feed_plaintext(|plain| mss.handle_input(plain).map_err(Error::MuxerNegotiation));
+        if fed.is_err() {
+            let mut answer = Vec::new();
+            let _ = mss.poll_transmit(&mut answer);
+            let _ = write_all(channel, &answer);
+            let _ = channel.poll_transmit(&mut self.out);
+        }
+        fed
     }
 
     /// Sends our multistream answers through the channel; finishes on the echo.
