@@ -1,6 +1,6 @@
-//! Thin drivers that run the [`upgrade`](crate::upgrade) machines over real byte streams:
-//! [`blocking`] (std `Read + Write`, e.g. `TcpStream`), [`tokio`](self::tokio) (feature
-//! `tokio`) and [`futures`](self::futures) (feature `async-std`: futures-io, which also
+//! Thin drivers that run the [`crate::upgrade`] machines over real byte streams:
+//! [`blocking`] (std `Read + Write`, e.g. `TcpStream`), [`tokio`] (feature
+//! `tokio`) and [`futures`] (feature `async-std`: futures-io, which also
 //! serves smol). Each one only moves bytes between the stream and the machine and
 //! enforces the handshake deadline; every protocol decision is the machine's.
 //!

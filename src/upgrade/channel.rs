@@ -267,6 +267,7 @@ impl SecureChannel {
     /// Appends the ciphertext to send now; returns how many bytes.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut n = self.out.len();
         if out.is_empty() {
             // hand over our buffer instead of copying it
