@@ -192,10 +192,7 @@ impl<S: Read + Write> Read for SecureStream<S> {
             let space = self.pump.read_space();
             match self.io.read(space) {
                 Ok(n) => self.pump.commit_read(n),
-                Err(e) => {
-                    self.pump.abort_read();
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
     }

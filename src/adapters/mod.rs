@@ -149,8 +149,10 @@ impl Machine {
 struct Pump {
     channel: SecureChannel,
     info: ConnectionInfo,
-    /// Ciphertext from the socket the channel has not consumed.
+    /// `inbuf[..filled]`: ciphertext from the socket the channel has not consumed; the
+    /// rest is zeroed room for the next read, kept so reads do not zero it again.
     inbuf: Vec<u8>,
+    filled: usize,
     /// Ciphertext for the socket: `out[out_pos..]` is still to be written.
     out: Vec<u8>,
     out_pos: usize,
@@ -172,6 +174,7 @@ impl Pump {
         Self {
             channel: upgraded.channel,
             info,
+            filled: inbuf.len(),
             inbuf,
             out: Vec::new(),
             out_pos: 0,
@@ -189,8 +192,13 @@ impl Pump {
             if self.channel.readable() > 0 {
                 return self.channel.read(buf).map(Some).map_err(io_error);
             }
-            let used = self.channel.handle_input(&self.inbuf).map_err(io_error)?;
-            self.inbuf.drain(..used);
+            let waiting = self.inbuf.get(..self.filled).unwrap_or_default();
+            let used = self.channel.handle_input(waiting).map_err(io_error)?;
+            if used > 0 {
+                // keep the unconsumed tail (at most one partial frame) at the front
+                self.inbuf.copy_within(used..self.filled, 0);
+                self.filled -= used;
+            }
             if self.channel.readable() > 0 {
                 continue;
             }
@@ -198,7 +206,7 @@ impl Pump {
                 return Ok(Some(0));
             }
             if self.eof {
-                if self.inbuf.is_empty() {
+                if self.filled == 0 {
                     return Ok(Some(0));
                 }
                 return Err(io_error(Error::UnexpectedEof));
@@ -207,26 +215,21 @@ impl Pump {
         }
     }
 
-    /// Room at the end of `inbuf` for the next socket read.
+    /// Room after the unconsumed ciphertext for the next socket read.
     fn read_space(&mut self) -> &mut [u8] {
-        let at = self.inbuf.len();
-        self.inbuf.resize(at + READ_CHUNK, 0);
-        self.inbuf.get_mut(at..).unwrap_or_default()
+        let want = self.filled + READ_CHUNK;
+        if self.inbuf.len() < want {
+            self.inbuf.resize(want, 0);
+        }
+        self.inbuf.get_mut(self.filled..).unwrap_or_default()
     }
 
-    /// Keeps the `n` bytes the socket read into [`Pump::read_space`].
+    /// Keeps the `n` bytes the socket read into [`Pump::read_space`] (0: end of stream).
     fn commit_read(&mut self, n: usize) {
-        let keep = self.inbuf.len() - READ_CHUNK + n;
-        self.inbuf.truncate(keep);
+        self.filled = (self.filled + n).min(self.inbuf.len());
         if n == 0 {
             self.eof = true;
         }
-    }
-
-    /// Drops the room [`Pump::read_space`] made when the socket read failed.
-    fn abort_read(&mut self) {
-        let keep = self.inbuf.len() - READ_CHUNK;
-        self.inbuf.truncate(keep);
     }
 
     /// Encrypts what the channel takes of `data`.

@@ -112,14 +112,8 @@ pub(super) fn poll_read<I: AsyncIo>(
         let space = pump.read_space();
         match io.poll_read(cx, space) {
             Poll::Ready(Ok(n)) => pump.commit_read(n),
-            Poll::Ready(Err(e)) => {
-                pump.abort_read();
-                return Poll::Ready(Err(e));
-            }
-            Poll::Pending => {
-                pump.abort_read();
-                return Poll::Pending;
-            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
         }
     }
 }

@@ -131,17 +131,10 @@ impl Dialer {
         loop {
             let rest = bytes.get(consumed..).unwrap_or_default();
             let used = match &mut self.stage {
-                Stage::Security { mss, handshake } => {
-                    if mss.is_done() {
-                        // the echo of an optimistic proposal arrived: the rest is the
-                        // handshake's
-                        match handshake.as_mut() {
-                            Some((_, hs)) => hs.handle_input(rest)?,
-                            None => 0,
-                        }
-                    } else {
-                        mss.handle_input(rest).map_err(Error::SecurityNegotiation)?
-                    }
+                // once the echo arrives `progress` moves on to the handshake, which then
+                // takes the rest
+                Stage::Security { mss, .. } => {
+                    mss.handle_input(rest).map_err(Error::SecurityNegotiation)?
                 }
                 Stage::Handshake(_, hs) => hs.handle_input(rest)?,
                 Stage::Muxer { channel, .. } => channel.handle_input(rest)?,
