@@ -62,6 +62,8 @@ pub mod multiaddr;
 pub mod multistream;
 #[cfg(feature = "noise")]
 pub mod noise;
+#[cfg(feature = "secio")]
+pub mod secio;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(any(feature = "noise", feature = "tls"))]
