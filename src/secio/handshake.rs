@@ -9,8 +9,11 @@
 //! | 2 | `Exchange { epubkey, signature }` | the peer's Propose |
 //! | 3 | the peer's nonce, as our first encrypted frame | the peer's Exchange, verified |
 //!
-//! The handshake completes when the peer's first encrypted bytes (possibly over several
-//! frames) equal our nonce: both sides derived the same keys.
+//! The handshake completes once our echo is queued: like rust-libp2p 0.26 we may send
+//! data right behind it, which saves a round trip and is safe because the keys come from
+//! an ephemeral point the peer signed together with our nonce. What we *receive* waits
+//! for the proof: the session's [`RecvHalf`] checks that the peer's first decrypted bytes
+//! (possibly spread over frames) are our nonce before it hands out any plaintext.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -36,8 +39,9 @@ pub enum Event {
         /// Who the remote proved to be.
         peer_id: PeerId,
     },
-    /// The nonce echo matched: take the session with [`Handshake::into_session`]. Our own
-    /// echo is already queued in `poll_transmit`.
+    /// Keys agreed and our echo queued in `poll_transmit`: take the session with
+    /// [`Handshake::into_session`]. The session checks the peer's echo before it releases
+    /// any received plaintext.
     Complete,
 }
 
@@ -46,9 +50,7 @@ pub(super) enum Step {
     AwaitPropose,
     /// Our Exchange is queued; awaiting theirs.
     AwaitExchange(Box<Agreed>),
-    /// Our echo of their nonce is queued; awaiting their echo of ours.
-    AwaitEcho(Box<Keyed>),
-    /// Complete (or poisoned, with `error` set).
+    /// Complete: our echo of their nonce is queued (or poisoned, with `error` set).
     Done(Option<Box<Keyed>>),
 }
 
@@ -76,8 +78,6 @@ pub(super) struct Keyed {
     exchange: KeyExchange,
     cipher: Cipher,
     hash: Hash,
-    /// Decrypted bytes so far: the echo, then any early data.
-    plain: Vec<u8>,
 }
 
 /// A SECIO handshake (either side of the connection).
@@ -150,8 +150,8 @@ impl Handshake {
         &self.nonce
     }
 
-    /// Bytes from the peer. Consumes whole handshake messages (and, in the last phase,
-    /// whole encrypted frames up to the one that completes the echo); returns how many.
+    /// Bytes from the peer. Consumes whole handshake messages (the Propose, then the
+    /// Exchange) and returns how many; encrypted frames after them are the session's.
     pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
         if let Some(e) = &self.error {
             return Err(e.clone());
@@ -189,34 +189,12 @@ impl Handshake {
                 None => Ok((0, Step::AwaitExchange(agreed))),
                 Some((n, body)) => {
                     let keyed = self.on_exchange(*agreed, body)?;
-                    Ok((n, Step::AwaitEcho(Box::new(keyed))))
+                    self.events.push_back(Event::Complete);
+                    Ok((n, Step::Done(Some(Box::new(keyed)))))
                 }
             },
-            Step::AwaitEcho(mut keyed) => {
-                let (n, opened) = keyed.recv.open_next(rest, &mut keyed.plain)?;
-                if !opened {
-                    return Ok((n, Step::AwaitEcho(keyed)));
-                }
-                // compare what has arrived so far: the echo may span frames (rust-libp2p)
-                let have = keyed.plain.len().min(NONCE_LEN);
-                let (got, want) = (keyed.plain.get(..have), self.nonce.get(..have));
-                if got != want {
-                    return Err(Error::NonceMismatch);
-                }
-                if have < NONCE_LEN {
-                    return Ok((n, Step::AwaitEcho(keyed)));
-                }
-                keyed.plain.drain(..NONCE_LEN);
-                self.events.push_back(Event::Complete);
-                Ok((n, Step::Done(Some(keyed))))
-            }
-            Step::Done(keyed) => {
-                if rest.is_empty() || keyed.is_some() {
-                    Ok((0, Step::Done(keyed)))
-                } else {
-                    Err(Error::UnexpectedData)
-                }
-            }
+            // what follows the Exchange is the session's
+            Step::Done(keyed) => Ok((0, Step::Done(keyed))),
         }
     }
 
@@ -310,6 +288,7 @@ impl Handshake {
         let recv = RecvHalf::new(
             DirectionCipher::new(agreed.cipher, agreed.hash, &remote)?,
             self.config.inner.max_frame_len,
+            self.nonce,
         );
         // the echo is its own frame: go-libp2p expects a frame holding exactly the nonce
         send.encrypt_to_vec(&agreed.remote_nonce, &mut self.out)?;
@@ -324,7 +303,6 @@ impl Handshake {
             exchange: agreed.exchange,
             cipher: agreed.cipher,
             hash: agreed.hash,
-            plain: Vec::new(),
         })
     }
 
@@ -346,7 +324,7 @@ impl Handshake {
         self.events.pop_front()
     }
 
-    /// Whether the echo matched and the session can be taken.
+    /// Whether the keys are agreed and the session can be taken.
     pub fn is_complete(&self) -> bool {
         self.error.is_none() && matches!(self.step, Step::Done(Some(_)))
     }
@@ -373,7 +351,6 @@ impl Handshake {
             exchange: keyed.exchange,
             cipher: keyed.cipher,
             hash: keyed.hash,
-            early_plaintext: keyed.plain,
         })
     }
 }

@@ -4,7 +4,6 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::handshake::Step;
 use zeroize::Zeroizing;
 
 use super::*;
@@ -43,27 +42,34 @@ fn seed(b: u8) -> Zeroizing<[u8; 32]> {
     Zeroizing::new([b; 32])
 }
 
-/// Moves bytes between two handshakes until both stop; the first error wins.
-fn run(a: &mut Handshake, b: &mut Handshake) -> Result<(), Error> {
+/// Moves bytes between two handshakes until both are complete; returns the bytes each
+/// sent that the other's session must read (a → b, b → a): the echoes.
+fn run(a: &mut Handshake, b: &mut Handshake) -> Result<(Vec<u8>, Vec<u8>), Error> {
     let (mut ab, mut ba) = (Vec::new(), Vec::new());
     for _ in 0..10 {
         let _ = a.poll_transmit(&mut ab);
         let _ = b.poll_transmit(&mut ba);
+        if a.is_complete() && b.is_complete() {
+            return Ok((ab, ba));
+        }
         let n = b.handle_input(&ab)?;
         ab.drain(..n);
         let n = a.handle_input(&ba)?;
         ba.drain(..n);
-        if a.is_complete() && b.is_complete() {
-            let _ = a.poll_transmit(&mut ab);
-            let _ = b.poll_transmit(&mut ba);
-            assert!(
-                ab.is_empty() && ba.is_empty(),
-                "the echo went out before completion"
-            );
-            return Ok(());
-        }
     }
     panic!("handshake did not finish");
+}
+
+/// Completed sessions with the echoes read: `(a, b)`.
+fn sessions(mut a: Handshake, mut b: Handshake) -> (Session, Session) {
+    let (ab, ba) = run(&mut a, &mut b).unwrap();
+    let (mut sa, mut sb) = (a.into_session().unwrap(), b.into_session().unwrap());
+    let mut plain = Vec::new();
+    assert_eq!(sb.recv().handle_input(&ab, &mut plain), Ok(ab.len()));
+    assert_eq!(sa.recv().handle_input(&ba, &mut plain), Ok(ba.len()));
+    assert!(plain.is_empty(), "the echo is stripped");
+    assert!(sa.recv().echo_verified() && sb.recv().echo_verified());
+    (sa, sb)
 }
 
 fn pair(ka: &Keypair, kb: &Keypair) -> (Handshake, Handshake) {
@@ -77,7 +83,7 @@ fn handshake_and_data_for_every_key_type() {
     for key_type in [KeyType::Ed25519, KeyType::Secp256k1, KeyType::Ecdsa] {
         let (ka, kb) = (keypair(key_type, 1), keypair(key_type, 2));
         let (mut a, mut b) = pair(&ka, &kb);
-        run(&mut a, &mut b).unwrap();
+        let (ab, ba) = run(&mut a, &mut b).unwrap();
         assert_eq!(
             a.poll_event(),
             Some(Event::RemoteIdentified {
@@ -89,10 +95,13 @@ fn handshake_and_data_for_every_key_type() {
         let mut sb = b.into_session().unwrap();
         assert_eq!(sa.algorithms(), sb.algorithms());
         assert_eq!(sb.remote_peer_id(), ka.peer_id());
-        let msg = vec![7u8; 200_000];
-        let mut wire = Vec::new();
-        sa.send().encrypt_to_vec(&msg, &mut wire).unwrap();
+        // the echo and the first data may share a read
         let mut plain = Vec::new();
+        sa.recv().handle_input(&ba, &mut plain).unwrap();
+        assert!(plain.is_empty());
+        let mut wire = ab;
+        let msg = vec![7u8; 200_000];
+        sa.send().encrypt_to_vec(&msg, &mut wire).unwrap();
         // byte-odd chunks through the streaming decoder
         for chunk in wire.chunks(4099) {
             sb.recv().handle_input(chunk, &mut plain).unwrap();
@@ -112,11 +121,9 @@ fn every_algorithm_combination_agrees() {
                     .and_then(|c2| c2.with_ciphers(&[*c]))
                     .and_then(|c2| c2.with_hashes(&[*h]))
                     .unwrap();
-                let mut a = Handshake::with_seed(&ca, None, seed(3)).unwrap();
-                let mut b = Handshake::with_seed(&Config::new(&kb), None, seed(4)).unwrap();
-                run(&mut a, &mut b).unwrap();
-                let mut sa = a.into_session().unwrap();
-                let mut sb = b.into_session().unwrap();
+                let a = Handshake::with_seed(&ca, None, seed(3)).unwrap();
+                let b = Handshake::with_seed(&Config::new(&kb), None, seed(4)).unwrap();
+                let (mut sa, mut sb) = sessions(a, b);
                 assert_eq!(sa.algorithms(), (*ex, *c, *h));
                 let mut frame = vec![0u8; sb.send().frame_len(5)];
                 let n = sb.send().encrypt(b"hello", &mut frame).unwrap();
@@ -155,7 +162,19 @@ fn one_byte_at_a_time_gives_the_same_session() {
         ba = held;
     }
     assert!(a.is_complete() && b.is_complete());
-    assert!(ab.is_empty() && ba.is_empty());
+    // what is left are the two echo frames, for the sessions
+    let _ = a.poll_transmit(&mut ab);
+    let _ = b.poll_transmit(&mut ba);
+    let (mut sa, mut sb) = (a.into_session().unwrap(), b.into_session().unwrap());
+    let mut plain = Vec::new();
+    for byte in ab {
+        sb.recv().handle_input(&[byte], &mut plain).unwrap();
+    }
+    for byte in ba {
+        sa.recv().handle_input(&[byte], &mut plain).unwrap();
+    }
+    assert!(plain.is_empty());
+    assert!(sa.recv().echo_verified() && sb.recv().echo_verified());
 }
 
 #[test]
@@ -225,35 +244,54 @@ fn tampered_exchange_is_refused() {
     assert_eq!(a.handle_input(&frame), Err(Error::BadSignature));
 }
 
+/// A send and receive half over the same keys, the receiver expecting `nonce`.
+fn halves(nonce: [u8; 16]) -> (SendHalf, RecvHalf) {
+    use super::crypto::{stretch, DirectionCipher};
+    let (keys, _) = stretch(Hash::Sha256, Cipher::Aes128, b"secret");
+    let tx = DirectionCipher::new(Cipher::Aes128, Hash::Sha256, &keys).unwrap();
+    let rx = DirectionCipher::new(Cipher::Aes128, Hash::Sha256, &keys).unwrap();
+    (SendHalf::new(tx), RecvHalf::new(rx, MAX_FRAME_LEN, nonce))
+}
+
 #[test]
 fn wrong_nonce_echo_is_refused() {
-    let (ka, kb) = (keypair(KeyType::Ed25519, 1), keypair(KeyType::Ed25519, 2));
-    let (mut a, mut b) = pair(&ka, &kb);
-    let frame = exchange_frame(&mut a, &mut b);
-    a.handle_input(&frame).unwrap();
-    let mut ab = Vec::new();
-    let _ = a.poll_transmit(&mut ab);
-    b.handle_input(&ab).unwrap();
-    // b's keys are right, but it echoes the wrong bytes
-    let mut wrong = Vec::new();
-    let (Step::AwaitEcho(keyed) | Step::Done(Some(keyed))) = &mut b.step else {
-        panic!("b should have its keys");
-    };
-    keyed.send = {
-        // a fresh send half at the key stream's start, as b's echo frame would use
-        let mut again = pair(&ka, &kb);
-        let f = exchange_frame(&mut again.0, &mut again.1);
-        again.0.handle_input(&f).unwrap();
-        let mut x = Vec::new();
-        let _ = again.0.poll_transmit(&mut x);
-        again.1.handle_input(&x).unwrap();
-        let (Step::AwaitEcho(k) | Step::Done(Some(k))) = again.1.step else {
-            panic!("b should have its keys");
-        };
-        k.send
-    };
-    keyed.send.encrypt_to_vec(&[0u8; 16], &mut wrong).unwrap();
-    assert_eq!(a.handle_input(&wrong), Err(Error::NonceMismatch));
+    let nonce = [9u8; 16];
+    let mut plain = Vec::new();
+    // a wrong echo
+    let (mut tx, mut rx) = halves(nonce);
+    let mut wire = Vec::new();
+    tx.encrypt_to_vec(&[0u8; 16], &mut wire).unwrap();
+    assert_eq!(
+        rx.handle_input(&wire, &mut plain),
+        Err(Error::NonceMismatch)
+    );
+    assert_eq!(rx.handle_input(&[], &mut plain), Err(Error::NonceMismatch));
+    // an echo split over two frames whose second part is wrong
+    let (mut tx, mut rx) = halves(nonce);
+    let mut wire = Vec::new();
+    tx.encrypt_to_vec(&nonce[..10], &mut wire).unwrap();
+    tx.encrypt_to_vec(&[0u8; 6], &mut wire).unwrap();
+    assert_eq!(
+        rx.handle_input(&wire, &mut plain),
+        Err(Error::NonceMismatch)
+    );
+    // the same split, right, followed by data in the second frame
+    let (mut tx, mut rx) = halves(nonce);
+    let mut wire = Vec::new();
+    tx.encrypt_to_vec(&nonce[..10], &mut wire).unwrap();
+    let mut rest = nonce[10..].to_vec();
+    rest.extend_from_slice(b"data");
+    tx.encrypt_to_vec(&rest, &mut wire).unwrap();
+    assert_eq!(rx.handle_input(&wire, &mut plain), Ok(wire.len()));
+    assert_eq!(plain, b"data");
+    // and through decrypt_in_place
+    let (mut tx, mut rx) = halves(nonce);
+    let mut frame = vec![0u8; tx.frame_len(20)];
+    let mut msg = nonce.to_vec();
+    msg.extend_from_slice(b"more");
+    let n = tx.encrypt(&msg, &mut frame).unwrap();
+    let opened = rx.decrypt_in_place(&mut frame[..n]).unwrap().unwrap();
+    assert_eq!(opened.plaintext, b"more");
 }
 
 #[test]
@@ -286,18 +324,16 @@ fn tampered_frame_fails_its_mac() {
 #[test]
 fn frame_limits_are_enforced() {
     let (ka, kb) = (keypair(KeyType::Ed25519, 1), keypair(KeyType::Ed25519, 2));
-    let (mut a, mut b) = pair(&ka, &kb);
-    run(&mut a, &mut b).unwrap();
-    let mut sb = b.into_session().unwrap();
+    let (a, b) = pair(&ka, &kb);
+    let (_, mut sb) = sessions(a, b);
     let mut plain = Vec::new();
     let too_big = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes();
     assert!(matches!(
         sb.recv().handle_input(&too_big, &mut plain),
         Err(Error::FrameTooLarge { .. })
     ));
-    let (mut a, mut b) = pair(&ka, &kb);
-    run(&mut a, &mut b).unwrap();
-    let mut sb = b.into_session().unwrap();
+    let (a, b) = pair(&ka, &kb);
+    let (_, mut sb) = sessions(a, b);
     assert!(matches!(
         sb.recv()
             .handle_input(&[0, 0, 0, 5, 1, 2, 3, 4, 5], &mut plain),
@@ -358,26 +394,15 @@ fn malformed_propose_fields_are_named() {
 }
 
 #[test]
-fn early_data_after_the_echo_is_kept() {
+fn data_right_behind_the_echo_is_kept() {
     let (ka, kb) = (keypair(KeyType::Ed25519, 1), keypair(KeyType::Ed25519, 2));
     let (mut a, mut b) = pair(&ka, &kb);
-    let frame = exchange_frame(&mut a, &mut b);
-    a.handle_input(&frame).unwrap();
-    let mut ab = Vec::new();
-    let _ = a.poll_transmit(&mut ab);
-    b.handle_input(&ab).unwrap();
-    // b's echo frame followed by one data frame, as one read (rust-libp2p does not wait)
-    let mut ba = Vec::new();
-    let _ = b.poll_transmit(&mut ba);
-    let echo_len = ba.len();
-    let (Step::AwaitEcho(keyed) | Step::Done(Some(keyed))) = &mut b.step else {
-        panic!("b should have its keys");
-    };
-    keyed.send.encrypt_to_vec(b"early", &mut ba).unwrap();
-    let n = a.handle_input(&ba).unwrap();
-    assert_eq!(n, echo_len, "the data frame belongs to the session");
+    let (_, mut ba) = run(&mut a, &mut b).unwrap();
     let mut sa = a.into_session().unwrap();
-    let mut plain = sa.take_early_plaintext();
-    sa.recv().handle_input(&ba[n..], &mut plain).unwrap();
+    let mut sb = b.into_session().unwrap();
+    // b's echo frame and a data frame in one read (rust-libp2p does not wait either)
+    sb.send().encrypt_to_vec(b"early", &mut ba).unwrap();
+    let mut plain = Vec::new();
+    assert_eq!(sa.recv().handle_input(&ba, &mut plain), Ok(ba.len()));
     assert_eq!(plain, b"early");
 }

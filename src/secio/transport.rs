@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use super::algorithms::{Cipher, Hash, KeyExchange};
 use super::crypto::DirectionCipher;
-use super::Error;
+use super::{Error, NONCE_LEN};
 use crate::identity::{PeerId, PublicKey};
 
 /// The length prefix: 4 bytes, big-endian.
@@ -22,8 +22,8 @@ pub const MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
 /// receiver's buffering small, as the other channels' frames do.
 pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024;
 
-/// An established SECIO session. Plaintext that arrived in the same frame as the peer's
-/// nonce echo waits in [`Session::take_early_plaintext`].
+/// An established SECIO session. Its [`RecvHalf`] first checks the peer's echo of our
+/// nonce and strips it; only then does it release plaintext.
 pub struct Session {
     pub(crate) send: SendHalf,
     pub(crate) recv: RecvHalf,
@@ -32,7 +32,6 @@ pub struct Session {
     pub(crate) exchange: KeyExchange,
     pub(crate) cipher: Cipher,
     pub(crate) hash: Hash,
-    pub(crate) early_plaintext: Vec<u8>,
 }
 
 impl Session {
@@ -51,12 +50,6 @@ impl Session {
         (self.exchange, self.cipher, self.hash)
     }
 
-    /// Plaintext the peer sent right after its nonce echo, in the same frame (rust-libp2p
-    /// may coalesce them). Empty after the first call.
-    pub fn take_early_plaintext(&mut self) -> Vec<u8> {
-        core::mem::take(&mut self.early_plaintext)
-    }
-
     /// The sending half.
     pub fn send(&mut self) -> &mut SendHalf {
         &mut self.send
@@ -67,7 +60,7 @@ impl Session {
         &mut self.recv
     }
 
-    /// Both halves, to be owned separately (take the early plaintext first).
+    /// Both halves, to be owned separately.
     pub fn split(self) -> (SendHalf, RecvHalf) {
         (self.send, self.recv)
     }
@@ -179,17 +172,44 @@ pub struct RecvHalf {
     cipher: DirectionCipher,
     max_frame_len: usize,
     partial: Vec<u8>,
+    /// Our nonce, which the peer's first plaintext bytes must repeat, and how much of it
+    /// has matched so far (it may span frames: rust-libp2p splits it).
+    echo: [u8; NONCE_LEN],
+    echo_matched: usize,
     error: Option<Error>,
 }
 
 impl RecvHalf {
-    pub(crate) fn new(cipher: DirectionCipher, max_frame_len: usize) -> Self {
+    pub(crate) fn new(
+        cipher: DirectionCipher,
+        max_frame_len: usize,
+        echo: [u8; NONCE_LEN],
+    ) -> Self {
         Self {
             cipher,
             max_frame_len,
             partial: Vec::new(),
+            echo,
+            echo_matched: 0,
             error: None,
         }
+    }
+
+    /// Whether the peer's echo of our nonce has arrived whole (and matched).
+    pub fn echo_verified(&self) -> bool {
+        self.echo_matched == NONCE_LEN
+    }
+
+    /// Checks the front of freshly decrypted `plain` against the rest of the echo; returns
+    /// how many bytes of it are echo (to strip).
+    fn check_echo(&mut self, plain: &[u8]) -> Result<usize, Error> {
+        let want = self.echo.get(self.echo_matched..).unwrap_or_default();
+        let n = want.len().min(plain.len());
+        if plain.get(..n) != want.get(..n) {
+            return Err(self.fail(Error::NonceMismatch));
+        }
+        self.echo_matched += n;
+        Ok(n)
     }
 
     fn fail(&mut self, e: Error) -> Error {
@@ -234,9 +254,10 @@ impl RecvHalf {
             return Err(self.fail(Error::MacMismatch));
         }
         self.cipher.decrypt(body);
+        let echo = self.check_echo(body)?;
         Ok(Some(Opened {
             consumed: LEN_PREFIX + len,
-            plaintext: body,
+            plaintext: body.get(echo..).unwrap_or_default(),
         }))
     }
 
@@ -276,6 +297,15 @@ impl RecvHalf {
                     let at = plain.len();
                     plain.extend_from_slice(body);
                     self.cipher.decrypt(plain.get_mut(at..).unwrap_or_default());
+                    if self.echo_matched < NONCE_LEN {
+                        match self.check_echo(plain.get(at..).unwrap_or_default()) {
+                            Ok(echo) => drop(plain.drain(at..at + echo)),
+                            Err(e) => {
+                                plain.truncate(at);
+                                return Err(e);
+                            }
+                        }
+                    }
                     return Ok((LEN_PREFIX + len, true));
                 }
             }

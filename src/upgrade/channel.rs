@@ -1,5 +1,5 @@
-//! The secured channel an upgrade ends with: one interface over the Noise transport and
-//! the TLS session, plus what the upgrade may leave in it (plaintext that arrived with the
+//! The secured channel an upgrade ends with: one interface over the Noise transport, the
+//! TLS session and (feature `secio`) the SECIO session, plus what the upgrade may leave in it (plaintext that arrived with the
 //! muxer negotiation, and a lazy muxer negotiation still waiting for its echo).
 
 use alloc::string::String;
@@ -14,18 +14,20 @@ use crate::multistream;
 /// TLS records), so a reader that reads after each input never stalls the stream.
 pub const MAX_BUFFERED_PLAINTEXT: usize = 64 * 1024;
 
-/// Sealed Noise frames held for [`SecureChannel::poll_transmit`] before
+/// Sealed Noise or SECIO frames held for [`SecureChannel::poll_transmit`] before
 /// [`SecureChannel::write`] takes nothing more: 128 KiB, two full frames, so one 64 KiB
 /// write always fits after a transmit (TLS applies its own bound,
 /// [`crate::tls::MAX_PENDING_CIPHERTEXT`]).
-#[cfg(feature = "noise")]
-const MAX_PENDING_NOISE: usize = 128 * 1024;
+#[cfg(any(feature = "noise", feature = "secio"))]
+const MAX_PENDING_FRAMES: usize = 128 * 1024;
 
 enum Inner {
     #[cfg(feature = "noise")]
     Noise(crate::noise::Session),
     #[cfg(feature = "tls")]
     Tls(crate::tls::Session),
+    #[cfg(feature = "secio")]
+    Secio(crate::secio::Session),
 }
 
 /// An authenticated, encrypted byte stream: the muxer's bytes in and out.
@@ -72,6 +74,13 @@ impl SecureChannel {
         (Self::with(Inner::Tls(session), remote_peer_id), muxer)
     }
 
+    /// SECIO negotiates no muxer inside its handshake.
+    #[cfg(feature = "secio")]
+    pub(super) fn secio(session: crate::secio::Session) -> (Self, Option<String>) {
+        let remote_peer_id = session.remote_peer_id();
+        (Self::with(Inner::Secio(session), remote_peer_id), None)
+    }
+
     fn with(inner: Inner, remote_peer_id: PeerId) -> Self {
         Self {
             inner,
@@ -97,17 +106,21 @@ impl SecureChannel {
             Inner::Noise(_) => SecurityProtocol::Noise,
             #[cfg(feature = "tls")]
             Inner::Tls(_) => SecurityProtocol::Tls,
+            #[cfg(feature = "secio")]
+            Inner::Secio(_) => SecurityProtocol::Secio,
         }
     }
 
-    /// The AEAD that protects the data: the TLS cipher suite's IANA name, or Noise's
-    /// `ChaChaPoly`.
+    /// What protects the data: the TLS cipher suite's IANA name, Noise's `ChaChaPoly`, or
+    /// SECIO's cipher and HMAC hash (`AES-256-CTR/HMAC-SHA256`, ...).
     pub fn cipher(&self) -> &'static str {
         match &self.inner {
             #[cfg(feature = "noise")]
             Inner::Noise(_) => "ChaChaPoly",
             #[cfg(feature = "tls")]
             Inner::Tls(s) => s.cipher_suite().unwrap_or("TLS 1.3"),
+            #[cfg(feature = "secio")]
+            Inner::Secio(s) => secio_cipher_name(s),
         }
     }
 
@@ -130,6 +143,11 @@ impl SecureChannel {
             }
             #[cfg(feature = "tls")]
             Inner::Tls(session) => session.handle_input(bytes).map_err(Error::Tls),
+            #[cfg(feature = "secio")]
+            Inner::Secio(session) => {
+                let r = open_secio(session, bytes, &mut self.plain, &mut self.start);
+                r.map_err(Error::Secio)
+            }
         };
         let consumed = match consumed {
             Ok(n) => n,
@@ -210,6 +228,8 @@ impl SecureChannel {
         match &mut self.inner {
             #[cfg(feature = "noise")]
             Inner::Noise(_) => Ok(n),
+            #[cfg(feature = "secio")]
+            Inner::Secio(_) => Ok(n),
             #[cfg(feature = "tls")]
             Inner::Tls(session) => {
                 let rest = buf.get_mut(n..).unwrap_or_default();
@@ -230,6 +250,8 @@ impl SecureChannel {
         match &self.inner {
             #[cfg(feature = "noise")]
             Inner::Noise(_) => own,
+            #[cfg(feature = "secio")]
+            Inner::Secio(_) => own,
             #[cfg(feature = "tls")]
             Inner::Tls(session) => own + session.readable(),
         }
@@ -248,7 +270,7 @@ impl SecureChannel {
             #[cfg(feature = "noise")]
             Inner::Noise(session) => {
                 let mut taken = 0;
-                while self.out.len() < MAX_PENDING_NOISE && taken < data.len() {
+                while self.out.len() < MAX_PENDING_FRAMES && taken < data.len() {
                     let rest = data.get(taken..).unwrap_or_default();
                     let chunk = rest.get(..crate::noise::MAX_PLAINTEXT_LEN).unwrap_or(rest);
                     if let Err(e) = session.send().encrypt_to_vec(chunk, &mut self.out) {
@@ -260,6 +282,19 @@ impl SecureChannel {
             }
             #[cfg(feature = "tls")]
             Inner::Tls(session) => session.write(data).map_err(Error::Tls),
+            #[cfg(feature = "secio")]
+            Inner::Secio(session) => {
+                let mut taken = 0;
+                while self.out.len() < MAX_PENDING_FRAMES && taken < data.len() {
+                    let rest = data.get(taken..).unwrap_or_default();
+                    let chunk = rest.get(..crate::secio::MAX_PLAINTEXT_LEN).unwrap_or(rest);
+                    if let Err(e) = session.send().encrypt_to_vec(chunk, &mut self.out) {
+                        return Err(self.fail(Error::Secio(e)));
+                    }
+                    taken += chunk.len();
+                }
+                Ok(taken)
+            }
         };
         taken.map_err(|e| self.fail(e))
     }
@@ -282,8 +317,8 @@ impl SecureChannel {
         n
     }
 
-    /// We send nothing more: TLS queues its close_notify; Noise has no closing message
-    /// (the transport's end of stream says it).
+    /// We send nothing more: TLS queues its close_notify; Noise and SECIO have no closing
+    /// message (the transport's end of stream says it).
     pub fn close(&mut self) {
         self.closed = true;
         #[cfg(feature = "tls")]
@@ -298,6 +333,8 @@ impl SecureChannel {
         match &self.inner {
             #[cfg(feature = "noise")]
             Inner::Noise(_) => false,
+            #[cfg(feature = "secio")]
+            Inner::Secio(_) => false,
             #[cfg(feature = "tls")]
             Inner::Tls(session) => session.is_peer_closed(),
         }
@@ -363,6 +400,46 @@ fn open_noise(
         }
     }
     Ok(consumed)
+}
+
+/// Opens SECIO frames from `bytes` into `plain` while it holds less than
+/// [`MAX_BUFFERED_PLAINTEXT`]; returns the bytes consumed. SECIO frames may be up to 8 MiB
+/// (js-libp2p sends hundreds of KiB), so a partial frame is gathered inside the session
+/// rather than left in the caller's buffer.
+#[cfg(feature = "secio")]
+fn open_secio(
+    session: &mut crate::secio::Session,
+    bytes: &[u8],
+    plain: &mut Vec<u8>,
+    start: &mut usize,
+) -> Result<usize, crate::secio::Error> {
+    if *start > 0 && *start == plain.len() {
+        plain.clear();
+        *start = 0;
+    }
+    let mut consumed = 0;
+    while plain.len() - *start < MAX_BUFFERED_PLAINTEXT && consumed < bytes.len() {
+        let rest = bytes.get(consumed..).unwrap_or_default();
+        let (used, _) = session.recv().open_next(rest, plain)?;
+        if used == 0 {
+            break;
+        }
+        consumed += used;
+    }
+    Ok(consumed)
+}
+
+#[cfg(feature = "secio")]
+fn secio_cipher_name(session: &crate::secio::Session) -> &'static str {
+    use crate::secio::{Cipher, Hash};
+    match session.algorithms() {
+        (_, Cipher::Aes128, Hash::Sha256) => "AES-128-CTR/HMAC-SHA256",
+        (_, Cipher::Aes128, Hash::Sha512) => "AES-128-CTR/HMAC-SHA512",
+        (_, Cipher::Aes256, Hash::Sha256) => "AES-256-CTR/HMAC-SHA256",
+        (_, Cipher::Aes256, Hash::Sha512) => "AES-256-CTR/HMAC-SHA512",
+        (_, Cipher::TwofishCtr, Hash::Sha256) => "Twofish-CTR/HMAC-SHA256",
+        (_, Cipher::TwofishCtr, Hash::Sha512) => "Twofish-CTR/HMAC-SHA512",
+    }
 }
 
 impl core::fmt::Debug for SecureChannel {

@@ -21,6 +21,10 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error("tls: {0}")]
     Tls(crate::tls::Error),
+    /// The SECIO handshake or session failed.
+    #[cfg(feature = "secio")]
+    #[error("secio: {0}")]
+    Secio(crate::secio::Error),
     /// A security protocol name that is unknown or not compiled in.
     #[error("unsupported security protocol {0:?}")]
     UnsupportedSecurity(String),
@@ -40,6 +44,8 @@ impl Error {
             Error::Noise(crate::noise::Error::UnexpectedPeer { .. }) => true,
             #[cfg(feature = "tls")]
             Error::Tls(crate::tls::Error::UnexpectedPeer { .. }) => true,
+            #[cfg(feature = "secio")]
+            Error::Secio(crate::secio::Error::UnexpectedPeer { .. }) => true,
             _ => false,
         }
     }

@@ -19,6 +19,9 @@ pub(super) enum Handshake {
     TlsClient(crate::tls::Client),
     #[cfg(feature = "tls")]
     TlsServer(crate::tls::Server),
+    /// SECIO is symmetric: one machine for both sides.
+    #[cfg(feature = "secio")]
+    Secio(crate::secio::Handshake),
 }
 
 /// Calls the same method on whichever machine runs, mapping its error.
@@ -33,6 +36,8 @@ macro_rules! each {
             Handshake::TlsClient($m) => $body.map_err(Error::Tls),
             #[cfg(feature = "tls")]
             Handshake::TlsServer($m) => $body.map_err(Error::Tls),
+            #[cfg(feature = "secio")]
+            Handshake::Secio($m) => $body.map_err(Error::Secio),
         }
     };
 }
@@ -60,6 +65,13 @@ impl Handshake {
             SecurityProtocol::Tls => crate::tls::Client::new(&config.tls, expected_peer, now_unix)
                 .map(Handshake::TlsClient)
                 .map_err(Error::Tls),
+            // the 32 random bytes seed the nonce and the ephemeral key
+            #[cfg(feature = "secio")]
+            SecurityProtocol::Secio => {
+                crate::secio::Handshake::with_seed(&config.secio, expected_peer, ephemeral_secret)
+                    .map(Handshake::Secio)
+                    .map_err(Error::Secio)
+            }
         }
     }
 
@@ -82,6 +94,12 @@ impl Handshake {
             SecurityProtocol::Tls => crate::tls::Server::new(&config.tls, now_unix)
                 .map(Handshake::TlsServer)
                 .map_err(Error::Tls),
+            #[cfg(feature = "secio")]
+            SecurityProtocol::Secio => {
+                crate::secio::Handshake::with_seed(&config.secio, None, ephemeral_secret)
+                    .map(Handshake::Secio)
+                    .map_err(Error::Secio)
+            }
         }
     }
 
@@ -99,6 +117,8 @@ impl Handshake {
             Handshake::TlsClient(m) => m.poll_transmit(out),
             #[cfg(feature = "tls")]
             Handshake::TlsServer(m) => m.poll_transmit(out),
+            #[cfg(feature = "secio")]
+            Handshake::Secio(m) => m.poll_transmit(out),
         }
     }
 
@@ -126,6 +146,11 @@ impl Handshake {
                     crate::tls::Event::RemoteIdentified { peer_id } => peer_id,
                     _ => continue,
                 },
+                #[cfg(feature = "secio")]
+                Handshake::Secio(m) => match m.poll_event()? {
+                    crate::secio::Event::RemoteIdentified { peer_id } => peer_id,
+                    _ => continue,
+                },
             };
             return Some(Event::RemoteIdentified { peer_id });
         }
@@ -141,6 +166,8 @@ impl Handshake {
             Handshake::TlsClient(m) => m.is_complete(),
             #[cfg(feature = "tls")]
             Handshake::TlsServer(m) => m.is_complete(),
+            #[cfg(feature = "secio")]
+            Handshake::Secio(m) => m.is_complete(),
         }
     }
 
@@ -164,6 +191,10 @@ impl Handshake {
             Handshake::TlsServer(m) => {
                 Ok(SecureChannel::tls(m.into_session().map_err(Error::Tls)?))
             }
+            #[cfg(feature = "secio")]
+            Handshake::Secio(m) => Ok(SecureChannel::secio(
+                m.into_session().map_err(Error::Secio)?,
+            )),
         }
     }
 }

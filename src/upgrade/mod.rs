@@ -60,6 +60,10 @@ pub enum SecurityProtocol {
     /// `/tls/1.0.0`: TLS 1.3 with the libp2p certificate.
     #[cfg(feature = "tls")]
     Tls,
+    /// `/secio/1.0.0`: the deprecated legacy channel, only for peers that speak nothing
+    /// else. Never in the defaults; when listed it must come last.
+    #[cfg(feature = "secio")]
+    Secio,
 }
 
 impl SecurityProtocol {
@@ -72,6 +76,17 @@ impl SecurityProtocol {
         SecurityProtocol::Tls,
     ];
 
+    /// Every protocol compiled in, SECIO included (it is never a default: see
+    /// [`SecurityProtocol::ALL`]).
+    pub const KNOWN: &'static [SecurityProtocol] = &[
+        #[cfg(feature = "noise")]
+        SecurityProtocol::Noise,
+        #[cfg(feature = "tls")]
+        SecurityProtocol::Tls,
+        #[cfg(feature = "secio")]
+        SecurityProtocol::Secio,
+    ];
+
     /// The multistream-select protocol id.
     pub fn protocol_id(self) -> &'static str {
         match self {
@@ -79,12 +94,14 @@ impl SecurityProtocol {
             SecurityProtocol::Noise => crate::noise::PROTOCOL_ID,
             #[cfg(feature = "tls")]
             SecurityProtocol::Tls => crate::tls::PROTOCOL_ID,
+            #[cfg(feature = "secio")]
+            SecurityProtocol::Secio => crate::secio::PROTOCOL_ID,
         }
     }
 
     /// The protocol with this multistream id, if compiled in.
     pub fn from_protocol_id(id: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|p| p.protocol_id() == id)
+        Self::KNOWN.iter().copied().find(|p| p.protocol_id() == id)
     }
 
     /// A short name (`noise`, `tls`), as the CLI takes it.
@@ -94,6 +111,8 @@ impl SecurityProtocol {
             SecurityProtocol::Noise => "noise",
             #[cfg(feature = "tls")]
             SecurityProtocol::Tls => "tls",
+            #[cfg(feature = "secio")]
+            SecurityProtocol::Secio => "secio",
         }
     }
 }
@@ -107,9 +126,10 @@ impl fmt::Display for SecurityProtocol {
 impl FromStr for SecurityProtocol {
     type Err = Error;
 
-    /// A short name (`noise`, `tls`) or a protocol id (`/noise`, `/tls/1.0.0`).
+    /// A short name (`noise`, `tls`, `secio`) or a protocol id (`/noise`, `/tls/1.0.0`,
+    /// `/secio/1.0.0`).
     fn from_str(s: &str) -> Result<Self, Error> {
-        Self::ALL
+        Self::KNOWN
             .iter()
             .copied()
             .find(|p| p.name() == s || p.protocol_id() == s)
@@ -130,6 +150,8 @@ pub struct Config {
     noise: crate::noise::Config,
     #[cfg(feature = "tls")]
     tls: crate::tls::Config,
+    #[cfg(feature = "secio")]
+    secio: crate::secio::Config,
     security: Vec<SecurityProtocol>,
     muxers: Vec<String>,
     early_muxer: bool,
@@ -153,6 +175,8 @@ impl Config {
             noise: crate::noise::Config::new(identity, rng).map_err(Error::Noise)?,
             #[cfg(feature = "tls")]
             tls: crate::tls::Config::new(identity, now_unix, rng).map_err(Error::Tls)?,
+            #[cfg(feature = "secio")]
+            secio: crate::secio::Config::new(identity),
             security: SecurityProtocol::ALL.to_vec(),
             muxers: alloc::vec![YAMUX.to_string()],
             early_muxer: true,
@@ -162,7 +186,8 @@ impl Config {
     }
 
     /// The security protocols, in the dialer's preference order (the listener accepts any
-    /// of them). Errors on an empty list or a repeated entry.
+    /// of them). Errors on an empty list, a repeated entry, or SECIO anywhere but last (it
+    /// is deprecated: a modern protocol is always preferred).
     pub fn with_security<I: IntoIterator<Item = SecurityProtocol>>(
         mut self,
         protocols: I,
@@ -176,6 +201,17 @@ impl Config {
         }
         if list.is_empty() {
             return Err(Error::ApiMisuse("no security protocol"));
+        }
+        #[cfg(feature = "secio")]
+        if list
+            .iter()
+            .rev()
+            .skip(1)
+            .any(|p| *p == SecurityProtocol::Secio)
+        {
+            return Err(Error::ApiMisuse(
+                "SECIO is deprecated and may only be the last security protocol",
+            ));
         }
         self.security = list;
         Ok(self)
@@ -250,6 +286,20 @@ impl Config {
     #[cfg(feature = "tls")]
     pub fn tls(&self) -> &crate::tls::Config {
         &self.tls
+    }
+
+    /// The SECIO configuration the upgrade uses when SECIO is listed.
+    #[cfg(feature = "secio")]
+    pub fn secio(&self) -> &crate::secio::Config {
+        &self.secio
+    }
+
+    /// Replaces the SECIO configuration (its proposal lists, frame limit). Its identity
+    /// must be this configuration's.
+    #[cfg(feature = "secio")]
+    pub fn with_secio(mut self, secio: crate::secio::Config) -> Self {
+        self.secio = secio;
+        self
     }
 
     /// Hands the muxer list to the handshakes when early negotiation is on.
