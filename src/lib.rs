@@ -59,6 +59,10 @@ extern crate std;
 pub mod adapters;
 pub mod identity;
 pub mod multiaddr;
+// `/mplex/6.7.0`, the legacy stream muxer (a plain comment: an outer doc comment would make
+// rustdoc resolve the module's own doc links from the crate root).
+#[cfg(feature = "mplex")]
+pub mod mplex;
 pub mod multistream;
 #[cfg(feature = "noise")]
 pub mod noise;

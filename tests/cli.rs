@@ -1,5 +1,6 @@
 //! The `p2psec` binary as a user runs it: keygen, peer-id, demo, inspect-cert, `--json`,
-//! and errors (listen and dial: `interop_rust.rs`, `interop_js.rs`).
+//! errors, and `listen` against `dial` on the mplex muxer and muxer preference lists
+//! (listen and dial against foreign peers: `interop_rust.rs`, `interop_js.rs`).
 #![cfg(feature = "cli")]
 
 use std::process::{Command, Output};
@@ -175,4 +176,174 @@ fn inspect_cert_checks_the_spec_vectors_in_der_and_pem() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("certificate rejected"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- listen and dial on mplex ----
+
+/// A `p2psec listen` in the background (killed on drop), with its address and what it
+/// printed on stderr.
+struct Listening {
+    child: std::process::Child,
+    addr: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every wait on a spawned `p2psec` has this limit, so a hang fails the test.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn drain_stderr(
+    mut from: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
+
+fn listen(args: &[&str]) -> Listening {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p2psec"))
+        .arg("listen")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn p2psec listen");
+    let stderr = drain_stderr(child.stderr.take().unwrap());
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        // keep reading: a closed pipe would fail the listener's next line
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let mut listening = Listening {
+        child,
+        addr: String::new(),
+        stderr,
+    };
+    let line = rx
+        .recv_timeout(DEADLINE)
+        .expect("no address from p2psec listen");
+    assert!(
+        line.starts_with("/ip4/127.0.0.1/tcp/"),
+        "listen printed {line:?}; stderr: {}",
+        listening.stderr.lock().unwrap()
+    );
+    listening.addr = line.trim().to_string();
+    listening
+}
+
+/// Runs `p2psec dial ADDR ARGS --json` and returns its records (killed at the deadline).
+fn dial(addr: &str, args: &[&str]) -> Vec<Value> {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p2psec"))
+        .arg("dial")
+        .arg(addr)
+        .args(args)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn p2psec dial");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait for dial").is_none() {
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("p2psec dial {args:?} did not finish in time");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    json_lines(&child.wait_with_output().expect("dial output"))
+}
+
+/// Checks a dial's records: connected over `muxer`, `pings` pings, the echo of `echo`.
+fn assert_dialed(records: &[Value], security: &str, muxer: &str, pings: usize, echo: usize) {
+    let connected = &records[0];
+    assert_eq!(connected["event"], "connected", "{records:?}");
+    assert_eq!(connected["security"], security, "{connected}");
+    assert_eq!(connected["muxer"], muxer, "{connected}");
+    let seqs: Vec<_> = records
+        .iter()
+        .filter(|r| r["event"] == "ping")
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=pings as u64).collect::<Vec<_>>(), "{records:?}");
+    let echoed = records.iter().find(|r| r["event"] == "echo").expect("echo");
+    assert_eq!(echoed["bytes"], echo);
+    assert_eq!(echoed["ok"], true);
+}
+
+#[test]
+fn listen_and_dial_ping_and_echo_over_mplex() {
+    let listener = listen(&["--security", "noise", "--muxer", "mplex"]);
+    let records = dial(
+        &listener.addr,
+        &[
+            "--security",
+            "noise",
+            "--muxer",
+            "mplex",
+            "--ping",
+            "3",
+            "--echo",
+            "1048576",
+        ],
+    );
+    assert_dialed(&records, "/noise", "/mplex/6.7.0", 3, 1024 * 1024);
+}
+
+#[test]
+fn the_default_muxer_list_reaches_an_mplex_only_listener() {
+    // the dialer's default `yamux,mplex` against a listener with mplex alone: agreed
+    // inside the handshake (Noise extensions, TLS ALPN) or by multistream-select after it
+    let listener = listen(&["--security", "noise,tls", "--muxer", "/mplex/6.7.0"]);
+    for (security, id, extra) in [
+        ("noise", "/noise", None),
+        ("noise", "/noise", Some("--no-early-muxer")),
+        ("tls", "/tls/1.0.0", None),
+    ] {
+        let mut args = vec!["--security", security, "--ping", "1", "--echo", "100000"];
+        args.extend(extra);
+        let records = dial(&listener.addr, &args);
+        assert_dialed(&records, id, "/mplex/6.7.0", 1, 100_000);
+    }
+    // and yamux stays first when both sides have both
+    let both = listen(&["--security", "noise"]);
+    let records = dial(&both.addr, &["--ping", "1", "--echo", "1000"]);
+    assert_dialed(&records, "/noise", "/yamux/1.0.0", 1, 1000);
+}
+
+#[test]
+fn unknown_or_repeated_muxers_are_refused() {
+    for (list, needle) in [
+        ("mplex,quic", "unsupported muxer \"quic\""),
+        ("mplex,/mplex/6.7.0", "lists /mplex/6.7.0 twice"),
+    ] {
+        let out = p2psec(&["dial", "/ip4/127.0.0.1/tcp/1", "--muxer", list]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{list}: {err}");
+    }
 }

@@ -967,7 +967,17 @@ fn security_protocol_parses_names_and_ids() {
     ] {
         assert_eq!(text.parse::<SecurityProtocol>(), Ok(protocol), "{text}");
     }
-    for text in ["secio", "/secio/1.0.0", "foo", "", "Noise", "/tls"] {
+    // SECIO parses only when built in, and is never among the defaults
+    #[cfg(feature = "secio")]
+    for text in ["secio", "/secio/1.0.0"] {
+        assert_eq!(text.parse(), Ok(SecurityProtocol::Secio), "{text}");
+        assert!(!SecurityProtocol::ALL.contains(&SecurityProtocol::Secio));
+    }
+    #[cfg(not(feature = "secio"))]
+    let unknown = ["secio", "/secio/1.0.0", "foo", "", "Noise", "/tls"];
+    #[cfg(feature = "secio")]
+    let unknown = ["foo", "", "Noise", "/tls", "SECIO"];
+    for text in unknown {
         assert_eq!(
             text.parse::<SecurityProtocol>(),
             Err(Error::UnsupportedSecurity(text.to_string())),
@@ -977,6 +987,22 @@ fn security_protocol_parses_names_and_ids() {
     assert_eq!(NOISE.to_string(), "/noise");
     assert_eq!(SecurityProtocol::from_protocol_id("/tls/1.0.0"), Some(TLS));
     assert_eq!(SecurityProtocol::from_protocol_id("tls"), None);
+}
+
+/// SECIO is deprecated: a configuration may list it only last.
+#[cfg(feature = "secio")]
+#[test]
+fn secio_may_only_come_last() {
+    let config = upgrade_pair::config(1);
+    let secio = SecurityProtocol::Secio;
+    assert!(config.clone().with_security([NOISE, TLS, secio]).is_ok());
+    assert!(config.clone().with_security([secio]).is_ok());
+    for list in [vec![secio, NOISE], vec![NOISE, secio, TLS]] {
+        assert!(matches!(
+            config.clone().with_security(list),
+            Err(Error::ApiMisuse(_))
+        ));
+    }
 }
 
 // ---- the fuzz bodies ----

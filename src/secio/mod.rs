@@ -29,7 +29,7 @@ use alloc::vec::Vec;
 use crate::identity::Keypair;
 
 mod algorithms;
-mod crypto;
+pub(crate) mod crypto;
 mod error;
 mod handshake;
 mod proto;
@@ -117,7 +117,7 @@ impl Config {
     /// Peers choose their frame sizes freely; lower it only for peers known to send small
     /// frames (js-libp2p sends up to 1 MiB plus the MAC).
     pub fn with_max_frame_len(mut self, max: usize) -> Result<Self, Error> {
-        if max > MAX_FRAME_LEN || max < 128 {
+        if !(128..=MAX_FRAME_LEN).contains(&max) {
             return Err(Error::ApiMisuse(
                 "the frame limit must be between 128 bytes and 8 MiB",
             ));

@@ -26,8 +26,9 @@ enum Inner {
     Noise(crate::noise::Session),
     #[cfg(feature = "tls")]
     Tls(crate::tls::Session),
+    /// Boxed: its cipher and MAC states make it several times larger than the others.
     #[cfg(feature = "secio")]
-    Secio(crate::secio::Session),
+    Secio(alloc::boxed::Box<crate::secio::Session>),
 }
 
 /// An authenticated, encrypted byte stream: the muxer's bytes in and out.
@@ -78,7 +79,8 @@ impl SecureChannel {
     #[cfg(feature = "secio")]
     pub(super) fn secio(session: crate::secio::Session) -> (Self, Option<String>) {
         let remote_peer_id = session.remote_peer_id();
-        (Self::with(Inner::Secio(session), remote_peer_id), None)
+        let inner = Inner::Secio(alloc::boxed::Box::new(session));
+        (Self::with(inner, remote_peer_id), None)
     }
 
     fn with(inner: Inner, remote_peer_id: PeerId) -> Self {

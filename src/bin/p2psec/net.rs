@@ -1,15 +1,17 @@
 //! What `listen`, `dial` and `demo` share: the upgrade configuration from the command
-//! line, a yamux connection driven by its own task, multistream-select on each stream
-//! (p2psec's own machines), and the two protocols served: ping and echo.
+//! line, the agreed muxer (yamux, or p2psec's own mplex machine) driven by its own task,
+//! multistream-select on each stream (p2psec's own machines), and the two protocols
+//! served: ping and echo.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::path::PathBuf;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use p2psec::adapters::{self, ConnectionInfo};
 use p2psec::identity::{KeyType, Keypair};
 use p2psec::multistream::{self, Version};
@@ -19,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 use crate::output::CliError;
+
+mod mplex;
 
 /// libp2p ping (spec: ping/ping.md): 32 random bytes, echoed.
 pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
@@ -35,12 +39,14 @@ pub(crate) struct SecurityArgs {
     /// fresh Ed25519 identity.
     #[arg(long)]
     pub(crate) key: Option<PathBuf>,
-    /// Security protocols in preference order, comma-separated: noise, tls.
+    /// Security protocols in preference order, comma-separated: noise, tls, and (built
+    /// with the `secio` feature) secio, deprecated, only last, to reach legacy peers.
     #[arg(long, default_value = "noise,tls", value_delimiter = ',')]
     pub(crate) security: Vec<String>,
-    /// Stream muxer (only yamux is built in).
-    #[arg(long, default_value = "yamux")]
-    pub(crate) muxer: String,
+    /// Stream muxers in preference order, comma-separated: yamux, mplex (the legacy
+    /// muxer of SECIO-era peers).
+    #[arg(long, default_value = "yamux,mplex", value_delimiter = ',')]
+    pub(crate) muxer: Vec<String>,
     /// Do not offer the muxer inside the handshake (always negotiate it afterwards).
     #[arg(long)]
     pub(crate) no_early_muxer: bool,
@@ -82,22 +88,30 @@ impl SecurityArgs {
             .map(|s| s.trim().parse::<SecurityProtocol>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
-        let muxer = match self.muxer.as_str() {
-            "yamux" | "/yamux/1.0.0" => p2psec::upgrade::YAMUX,
-            other => return Err(format!("unsupported muxer {other:?} (only yamux)")),
-        };
+        let mut muxers = Vec::new();
+        for name in &self.muxer {
+            let id = match name.trim() {
+                "yamux" | p2psec::upgrade::YAMUX => p2psec::upgrade::YAMUX,
+                "mplex" | p2psec::mplex::MPLEX => p2psec::mplex::MPLEX,
+                other => return Err(format!("unsupported muxer {other:?} (yamux or mplex)")),
+            };
+            if muxers.contains(&id) {
+                return Err(format!("--muxer lists {id} twice"));
+            }
+            muxers.push(id);
+        }
         Ok(Config::new(&identity, now_unix(), &mut os_rng())
             .map_err(err)?
             .with_security(security)
             .map_err(err)?
-            .with_muxers([muxer])
+            .with_muxers(muxers)
             .map_err(err)?
             .with_early_muxer_negotiation(!self.no_early_muxer)
             .with_optimistic_negotiation(!self.no_optimistic))
     }
 }
 
-/// An upgraded TCP connection, seen through futures-io for yamux.
+/// An upgraded TCP connection, seen through futures-io for the muxers.
 pub(crate) type Secured = Compat<adapters::tokio::SecureStream<TcpStream>>;
 
 /// Dials `addr` and upgrades; returns the stream, what was agreed and the upgrade's time.
@@ -143,40 +157,93 @@ fn upgrade_error(e: io::Error) -> CliError {
     }
 }
 
-type OpenRequest = oneshot::Sender<Result<yamux::Stream, yamux::ConnectionError>>;
+/// A request for an outbound stream, answered by the muxer's task.
+type OpenRequest = oneshot::Sender<Result<Stream, CliError>>;
 
-/// A yamux connection driven by its own task, which also serves every inbound stream
-/// (ping and echo). Dropping every handle closes the connection.
+/// A stream of either muxer: ping, echo and multistream-select run on both alike.
+pub(crate) enum Stream {
+    Yamux(yamux::Stream),
+    Mplex(mplex::MplexStream),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Yamux(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Mplex(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Yamux(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Mplex(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Yamux(s) => Pin::new(s).poll_flush(cx),
+            Stream::Mplex(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    /// Half-close: the peer reads the end of the stream; we can still read.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Yamux(s) => Pin::new(s).poll_close(cx),
+            Stream::Mplex(s) => Pin::new(s).poll_close(cx),
+        }
+    }
+}
+
+/// The agreed muxer driven by its own task, which also serves every inbound stream (ping
+/// and echo). Dropping every handle closes the connection.
 #[derive(Clone)]
 pub(crate) struct Muxer {
     open: mpsc::UnboundedSender<OpenRequest>,
 }
 
 impl Muxer {
-    /// Starts yamux over `io`: client mode on the dialer's side, server on the listener's.
-    /// The task ends when the connection does.
+    /// Starts the muxer the upgrade agreed on `io` (yamux: client mode on the dialer's
+    /// side, server on the listener's; mplex has no roles). The task ends when the
+    /// connection does.
     pub(crate) fn start(io: Secured, dialer: bool) -> (Self, tokio::task::JoinHandle<()>) {
-        let mode = if dialer {
-            yamux::Mode::Client
-        } else {
-            yamux::Mode::Server
-        };
-        let conn = yamux::Connection::new(io, yamux::Config::default(), mode);
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(drive(conn, rx));
+        let agreed = io.get_ref().info().muxer.as_deref() == Some(p2psec::mplex::MPLEX);
+        let task = if agreed {
+            mplex::start(io, rx)
+        } else {
+            let mode = if dialer {
+                yamux::Mode::Client
+            } else {
+                yamux::Mode::Server
+            };
+            let conn = yamux::Connection::new(io, yamux::Config::default(), mode);
+            tokio::spawn(drive(conn, rx))
+        };
         (Self { open: tx }, task)
     }
 
     /// Opens an outbound stream and agrees `protocol` on it (multistream-select V1).
-    pub(crate) async fn open(&self, protocol: &str) -> Result<yamux::Stream, CliError> {
+    pub(crate) async fn open(&self, protocol: &str) -> Result<Stream, CliError> {
         let (tx, rx) = oneshot::channel();
         self.open
             .send(tx)
             .map_err(|_| "the connection is closed".to_string())?;
         let mut stream = rx
             .await
-            .map_err(|_| "the connection is closed".to_string())?
-            .map_err(|e| format!("yamux: {e}"))?;
+            .map_err(|_| "the connection is closed".to_string())??;
         select_outbound(&mut stream, protocol).await?;
         Ok(stream)
     }
@@ -207,7 +274,7 @@ async fn drive(
             match conn.poll_new_outbound(cx) {
                 Poll::Ready(r) => {
                     if let Some(tx) = waiting.pop_front() {
-                        let _ = tx.send(r);
+                        let _ = tx.send(r.map(Stream::Yamux).map_err(|e| format!("yamux: {e}")));
                     }
                 }
                 Poll::Pending => break,
@@ -216,7 +283,7 @@ async fn drive(
         loop {
             match conn.poll_next_inbound(cx) {
                 Poll::Ready(Some(Ok(stream))) => {
-                    tokio::spawn(serve(stream));
+                    tokio::spawn(serve(Stream::Yamux(stream)));
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
                 Poll::Ready(None) => return Poll::Ready(Ok(())),
@@ -232,7 +299,7 @@ async fn drive(
 
 /// Agrees `protocol` on an outbound stream, waiting for the echo (V1: js and go
 /// listeners expect nothing else before it).
-async fn select_outbound(stream: &mut yamux::Stream, protocol: &str) -> Result<(), CliError> {
+async fn select_outbound(stream: &mut Stream, protocol: &str) -> Result<(), CliError> {
     let mut dialer = multistream::Dialer::new([protocol], Version::V1).map_err(err)?;
     let mut out = Vec::new();
     let mut inbuf = Vec::new();
@@ -269,7 +336,7 @@ async fn select_outbound(stream: &mut yamux::Stream, protocol: &str) -> Result<(
 }
 
 /// Answers an inbound stream's proposals; returns the protocol and the bytes after it.
-async fn select_inbound(stream: &mut yamux::Stream) -> Result<(String, Vec<u8>), CliError> {
+async fn select_inbound(stream: &mut Stream) -> Result<(String, Vec<u8>), CliError> {
     let mut listener = multistream::Listener::new([PING, ECHO]).map_err(err)?;
     let mut out = Vec::new();
     let mut inbuf = Vec::new();
@@ -295,7 +362,7 @@ async fn select_inbound(stream: &mut yamux::Stream) -> Result<(String, Vec<u8>),
 }
 
 /// Serves one inbound stream: ping or echo, until the peer closes it.
-async fn serve(mut stream: yamux::Stream) {
+async fn serve(mut stream: Stream) {
     let result = async {
         let (protocol, early) = select_inbound(&mut stream).await?;
         match protocol.as_str() {
@@ -312,7 +379,7 @@ async fn serve(mut stream: yamux::Stream) {
 
 /// Answers pings on one stream until its end (rust-libp2p reuses one stream for every
 /// ping; js sends one and half-closes).
-async fn serve_ping(stream: &mut yamux::Stream, early: Vec<u8>) -> Result<(), CliError> {
+async fn serve_ping(stream: &mut Stream, early: Vec<u8>) -> Result<(), CliError> {
     let mut pending = early;
     let mut buf = [0u8; 1024];
     loop {
@@ -329,7 +396,7 @@ async fn serve_ping(stream: &mut yamux::Stream, early: Vec<u8>) -> Result<(), Cl
     }
 }
 
-async fn serve_echo(stream: &mut yamux::Stream, early: Vec<u8>) -> Result<(), CliError> {
+async fn serve_echo(stream: &mut Stream, early: Vec<u8>) -> Result<(), CliError> {
     if !early.is_empty() {
         stream.write_all(&early).await.map_err(err)?;
     }

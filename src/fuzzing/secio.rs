@@ -1,0 +1,206 @@
+//! Fuzz bodies for SECIO: the handshake fed arbitrary peer bytes in arbitrary chunks, and
+//! the frame decoder fed arbitrary bytes or sealed frames with a corrupted byte.
+
+use alloc::vec::Vec;
+use zeroize::Zeroizing;
+
+use super::chunks;
+use crate::identity::{KeyType, Keypair, PeerId};
+use crate::secio::crypto::{stretch, DirectionCipher};
+use crate::secio::{Cipher, Config, Error, Handshake, Hash, RecvHalf, SendHalf, MAX_FRAME_LEN};
+
+/// A fixed, cheap identity (the fuzzer cannot forge signatures anyway).
+fn identity(seed: u8) -> Keypair {
+    let mut rng = FixedRng(u64::from(seed) + 1);
+    match Keypair::generate(KeyType::Ed25519, &mut rng) {
+        Ok(k) => k,
+        Err(_) => unreachable!("Ed25519 key generation cannot fail"),
+    }
+}
+
+struct FixedRng(u64);
+impl rand_core::TryRng for FixedRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.try_next_u64()? as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for c in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            c.copy_from_slice(v.get(..c.len()).unwrap_or_default());
+        }
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for FixedRng {}
+
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    out: Vec<u8>,
+    complete: bool,
+    peer: Option<PeerId>,
+    plain: Vec<u8>,
+    error: Option<Error>,
+}
+
+fn handshake_run<'a>(
+    config: &Config,
+    expected: Option<PeerId>,
+    input: impl Iterator<Item = &'a [u8]>,
+) -> Outcome {
+    let mut outcome = Outcome {
+        out: Vec::new(),
+        complete: false,
+        peer: None,
+        plain: Vec::new(),
+        error: None,
+    };
+    let Ok(mut hs) = Handshake::with_seed(config, expected, Zeroizing::new([7u8; 32])) else {
+        return outcome;
+    };
+    let _ = hs.poll_transmit(&mut outcome.out);
+    let mut session = None;
+    let mut pending = Vec::new();
+    for chunk in input {
+        pending.extend_from_slice(chunk);
+        if session.is_none() {
+            match hs.handle_input(&pending) {
+                Ok(n) => drop(pending.drain(..n.min(pending.len()))),
+                Err(e) => {
+                    // poisoned: the same error again
+                    assert_eq!(hs.handle_input(&[]), Err(e.clone()));
+                    outcome.error = Some(e);
+                    break;
+                }
+            }
+            let _ = hs.poll_transmit(&mut outcome.out);
+            while let Some(ev) = hs.poll_event() {
+                if let crate::secio::Event::RemoteIdentified { peer_id } = ev {
+                    outcome.peer = Some(peer_id);
+                }
+            }
+            if hs.is_complete() {
+                outcome.complete = true;
+                let done = core::mem::replace(
+                    &mut hs,
+                    match Handshake::with_seed(config, None, Zeroizing::new([8u8; 32])) {
+                        Ok(h) => h,
+                        Err(_) => return outcome,
+                    },
+                );
+                session = done.into_session().ok();
+            }
+        }
+        if let Some(s) = session.as_mut() {
+            match s.recv().handle_input(&pending, &mut outcome.plain) {
+                Ok(n) => drop(pending.drain(..n.min(pending.len()))),
+                Err(e) => {
+                    outcome.error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// Fuzz body: one SECIO handshake fed `data` as the peer's bytes (first byte: the
+/// chunking seed; its low bit: whether a PeerId is expected). The whole input and the
+/// chunked input must end alike; nothing may panic; an error poisons the machine.
+pub fn secio_handshake(data: &[u8]) {
+    let config = Config::new(&identity(1));
+    let expected = match data.first() {
+        Some(b) if b & 1 == 1 => Some(identity(2).peer_id()),
+        _ => None,
+    };
+    let payload = data.get(1..).unwrap_or_default();
+    let whole = handshake_run(&config, expected, core::iter::once(payload));
+    let chunked = handshake_run(&config, expected, chunks(data));
+    assert_eq!(whole, chunked, "chunking changed the outcome");
+}
+
+fn halves(selector: u8) -> Option<(SendHalf, RecvHalf)> {
+    let cipher = match selector % 3 {
+        0 => Cipher::Aes128,
+        1 => Cipher::Aes256,
+        _ => Cipher::TwofishCtr,
+    };
+    let hash = if selector & 4 == 0 {
+        Hash::Sha256
+    } else {
+        Hash::Sha512
+    };
+    let (keys, _) = stretch(hash, cipher, b"fuzz secret");
+    let tx = DirectionCipher::new(cipher, hash, &keys).ok()?;
+    let rx = DirectionCipher::new(cipher, hash, &keys).ok()?;
+    let nonce = [0x42u8; 16];
+    Some((SendHalf::new(tx), RecvHalf::new(rx, MAX_FRAME_LEN, nonce)))
+}
+
+fn decode<'a>(
+    rx: &mut RecvHalf,
+    input: impl Iterator<Item = &'a [u8]>,
+) -> (Vec<u8>, Option<Error>) {
+    let mut plain = Vec::new();
+    for chunk in input {
+        if let Err(e) = rx.handle_input(chunk, &mut plain) {
+            assert_eq!(
+                rx.handle_input(&[], &mut plain),
+                Err(e.clone()),
+                "not poisoned"
+            );
+            return (plain, Some(e));
+        }
+    }
+    (plain, None)
+}
+
+/// Fuzz body: the SECIO frame decoder. First byte: cipher/hash selector and mode.
+/// Mode 0: `data` as raw frames (the same outcome whole or chunked; a MAC cannot be
+/// forged, so nothing but errors or waiting). Mode 1: `data` sealed as frames behind the
+/// nonce echo, one byte flipped at a position taken from `data`; the decoder may release
+/// only a prefix of what was sealed, never other bytes.
+pub fn secio_transport(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    if selector & 8 == 0 {
+        let (Some((_, mut rx1)), Some((_, mut rx2))) = (halves(selector), halves(selector)) else {
+            return;
+        };
+        let whole = decode(&mut rx1, core::iter::once(rest));
+        let chunked = decode(&mut rx2, chunks(data));
+        assert_eq!(whole, chunked, "chunking changed the outcome");
+        assert!(whole.0.is_empty(), "plaintext from frames nobody sealed");
+        return;
+    }
+    let Some((mut tx, mut rx)) = halves(selector) else {
+        return;
+    };
+    let mut sealed = Vec::new();
+    let mut sent = Vec::new();
+    let _ = tx.encrypt_to_vec(&[0x42u8; 16], &mut sealed);
+    for piece in chunks(rest) {
+        if tx.encrypt_to_vec(piece, &mut sealed).is_ok() {
+            sent.extend_from_slice(piece);
+        }
+    }
+    let at = rest.first().map_or(0, |b| usize::from(*b)) * 7;
+    let flip = rest.get(1).copied().unwrap_or(1) | 1;
+    let len = sealed.len().max(1);
+    if let Some(byte) = sealed.get_mut(at % len) {
+        *byte ^= flip;
+    }
+    let (plain, _) = decode(&mut rx, chunks(&sealed));
+    assert!(
+        sent.starts_with(&plain),
+        "released plaintext that was never sealed"
+    );
+}
