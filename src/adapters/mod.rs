@@ -206,7 +206,7 @@ impl Pump {
                 return Ok(Some(0));
             }
             if self.eof {
-                if self.filled == 0 {
+                if self.filled == 0 && self.channel.buffered_input() == 0 {
                     return Ok(Some(0));
                 }
                 return Err(io_error(Error::UnexpectedEof));

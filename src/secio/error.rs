@@ -18,6 +18,12 @@ pub enum Error {
         /// The limit that applied.
         max: usize,
     },
+    /// The peer's stream ended inside a frame.
+    #[error("secio stream ended inside a frame ({have} bytes of it arrived)")]
+    TruncatedFrame {
+        /// Bytes of the cut frame that arrived.
+        have: usize,
+    },
     /// An encrypted frame shorter than its MAC.
     #[error("secio frame of {len} bytes is shorter than its {mac_len}-byte MAC")]
     FrameTooShort {

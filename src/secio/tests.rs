@@ -323,6 +323,33 @@ fn tampered_frame_fails_its_mac() {
 }
 
 #[test]
+fn a_stream_ending_inside_a_frame_is_named() {
+    let nonce = [9u8; 16];
+    let (mut tx, mut rx) = halves(nonce);
+    let mut wire = Vec::new();
+    tx.encrypt_to_vec(&nonce, &mut wire).unwrap();
+    tx.encrypt_to_vec(b"data", &mut wire).unwrap();
+    let mut plain = Vec::new();
+    let cut = wire.len() - 3;
+    rx.handle_input(&wire[..cut], &mut plain).unwrap();
+    assert_eq!(rx.buffered(), cut - 52);
+    assert_eq!(
+        rx.end_of_stream(),
+        Err(Error::TruncatedFrame { have: cut - 52 })
+    );
+    assert_eq!(
+        rx.handle_input(&wire[cut..], &mut plain),
+        Err(Error::TruncatedFrame { have: cut - 52 })
+    );
+    // whole frames: a clean end
+    let (mut tx, mut rx) = halves(nonce);
+    let mut wire = Vec::new();
+    tx.encrypt_to_vec(&nonce, &mut wire).unwrap();
+    rx.handle_input(&wire, &mut plain).unwrap();
+    assert_eq!(rx.end_of_stream(), Ok(()));
+}
+
+#[test]
 fn frame_limits_are_enforced() {
     let (ka, kb) = (keypair(KeyType::Ed25519, 1), keypair(KeyType::Ed25519, 2));
     let (a, b) = pair(&ka, &kb);

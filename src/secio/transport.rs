@@ -60,6 +60,11 @@ impl Session {
         &mut self.recv
     }
 
+    /// The receiving half, to inspect.
+    pub fn recv_ref(&self) -> &RecvHalf {
+        &self.recv
+    }
+
     /// Both halves, to be owned separately.
     pub fn split(self) -> (SendHalf, RecvHalf) {
         (self.send, self.recv)
@@ -351,5 +356,23 @@ impl RecvHalf {
     /// Bytes of a partial frame held inside.
     pub fn buffered(&self) -> usize {
         self.partial.len()
+    }
+
+    /// The peer's byte stream ended: an error (and poison) if it cut a frame short or if
+    /// the nonce echo never arrived whole.
+    pub fn end_of_stream(&mut self) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if !self.partial.is_empty() {
+            let have = self.partial.len();
+            return Err(self.fail(Error::TruncatedFrame { have }));
+        }
+        if self.echo_matched > 0 && self.echo_matched < NONCE_LEN {
+            return Err(self.fail(Error::TruncatedFrame {
+                have: self.echo_matched,
+            }));
+        }
+        Ok(())
     }
 }

@@ -342,6 +342,19 @@ impl SecureChannel {
         }
     }
 
+    /// Ciphertext of a partly received frame held inside the channel (SECIO gathers its
+    /// frames, up to 8 MiB, itself; Noise and TLS leave partial frames in the caller's
+    /// buffer). A driver that sees the end of the stream with this above 0 has a
+    /// truncated frame.
+    pub fn buffered_input(&self) -> usize {
+        match &self.inner {
+            #[cfg(feature = "secio")]
+            Inner::Secio(session) => session.recv_ref().buffered(),
+            #[allow(unreachable_patterns)]
+            _ => 0,
+        }
+    }
+
     /// Puts the upgrade's unsent output ahead of the channel's own.
     pub(super) fn prepend_output(&mut self, mut earlier: Vec<u8>) {
         if !earlier.is_empty() {
