@@ -12,6 +12,8 @@
 //! | [`multiaddr`] | the text multiaddr, its `/p2p/` PeerId and TCP address | always |
 //! | [`noise`] | `/noise`: the XX handshake with the libp2p payload, the transport | `noise` |
 //! | [`tls`] | `/tls/1.0.0`: the TLS 1.3 handshake with the libp2p certificate, the session | `tls` |
+//! | `secio` | `/secio/1.0.0`: the deprecated legacy channel, opt-in, for peers that speak nothing else | `secio` |
+//! | `mplex` | `/mplex/6.7.0`: the legacy stream muxer those peers speak | `mplex` |
 //! | [`upgrade`] | the connection upgrade: security negotiation, handshake, muxer | `noise` or `tls` |
 //! | [`adapters`] | the upgrade over std, tokio and futures-io streams | `std`, `tokio`, `async-std` |
 //!

@@ -65,7 +65,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
                 ("ms", json!(ms(took))),
             ]);
         }
-        // closing the last handle makes the task send yamux's GoAway and end
+        // closing the last handle makes the task close the muxer (yamux's GoAway) and end
         drop(muxer);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         Ok(())

@@ -1,5 +1,5 @@
 //! `p2psec listen`: accept libp2p connections, upgrade them, and serve ping and echo on
-//! their yamux streams until killed.
+//! their yamux or mplex streams until killed.
 
 use p2psec::multiaddr::Multiaddr;
 use serde_json::json;

@@ -36,7 +36,7 @@ enum Command {
     /// Listen and dial over loopback TCP for each security protocol: the upgrade, a
     /// ping, a 64 MiB echo; print a table.
     Demo(demo::Args),
-    /// Accept libp2p connections and serve ping and echo on their yamux streams.
+    /// Accept libp2p connections and serve ping and echo on their yamux or mplex streams.
     Listen(listen::Args),
     /// Connect to a libp2p node, ping it, check an echo.
     Dial(dial::Args),
