@@ -19,13 +19,12 @@
 use alloc::{
     format,
     string::{String, ToString},
+    sync::Arc,
     vec::Vec,
 };
 use core::fmt;
 
-use p256::ecdsa::{signature::Signer, Signature, SigningKey};
-use p256::elliptic_curve::Generate;
-use p256::pkcs8::EncodePrivateKey;
+use aws_lc_rs::signature::EcdsaKeyPair;
 use rand_core::CryptoRng;
 use rustls::pki_types::SignatureVerificationAlgorithm;
 use rustls::SignatureScheme;
@@ -36,6 +35,7 @@ use x509_parser::time::ASN1Time;
 use x509_parser::x509::{AlgorithmIdentifier, X509Version};
 use zeroize::Zeroizing;
 
+use super::cert_key::CertKey;
 use super::{Error, EXTENSION_OID, SIGNING_PREFIX};
 use crate::identity::{Keypair, PeerId, PublicKey};
 
@@ -64,12 +64,14 @@ const ATTRIBUTE_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
 
 // ---- our certificate ----
 
-/// Our certificate and its private key, ready for rustls: the DER certificate and the
-/// PKCS#8 DER key (wiped on drop). `Debug` never shows the key.
+/// Our certificate and its private key, ready for rustls: the DER certificate, the
+/// PKCS#8 DER key (wiped on drop) and the key loaded once into aws-lc-rs for signing
+/// handshakes. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct Certificate {
     der: Vec<u8>,
     private_key_der: Zeroizing<Vec<u8>>,
+    key_pair: Arc<EcdsaKeyPair>,
     not_before: u64,
     not_after: u64,
 }
@@ -86,7 +88,7 @@ impl Certificate {
         now_unix: u64,
         rng: &mut R,
     ) -> Result<Self, Error> {
-        let key = CertKey::new(SigningKey::generate_from_rng(rng));
+        let key = CertKey::generate(rng)?;
         // RFC 5280 §4.1.2.2: a positive integer of at most 20 octets; below 2^63 it fits a
         // signed 64-bit integer everywhere (go-libp2p draws below 2^62)
         let serial = (rng.next_u64() >> 1).max(1);
@@ -127,14 +129,10 @@ impl Certificate {
             .self_signed(&key)
             .map_err(|e| generation(&e.to_string()))?;
 
-        let private_key_der = key
-            .key
-            .to_pkcs8_der()
-            .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
-            .map_err(|e| generation(&e.to_string()))?;
         Ok(Self {
             der: cert.der().to_vec(),
-            private_key_der,
+            private_key_der: key.pkcs8_der(),
+            key_pair: Arc::new(key.pair),
             not_before,
             not_after,
         })
@@ -148,6 +146,12 @@ impl Certificate {
     /// The certificate's private key: PKCS#8 DER (`PrivateKeyDer::Pkcs8` for rustls).
     pub fn private_key_pkcs8_der(&self) -> &[u8] {
         &self.private_key_der
+    }
+
+    /// The certificate key as aws-lc-rs holds it, for signing handshakes: loaded once
+    /// here, so no handshake or config parses the PKCS#8 key again.
+    pub(crate) fn key_pair(&self) -> &Arc<EcdsaKeyPair> {
+        &self.key_pair
     }
 
     /// `notBefore`, Unix seconds.
@@ -171,7 +175,7 @@ impl fmt::Debug for Certificate {
     }
 }
 
-fn generation(reason: &str) -> Error {
+pub(super) fn generation(reason: &str) -> Error {
     Error::CertificateGeneration {
         reason: reason.to_string(),
     }
@@ -180,39 +184,6 @@ fn generation(reason: &str) -> Error {
 fn asn1_time(unix: u64) -> Result<ASN1Time, Error> {
     let secs = i64::try_from(unix).map_err(|_| generation("time out of range"))?;
     ASN1Time::from_timestamp(secs).map_err(|_| generation("time out of range"))
-}
-
-/// The certificate key as rcgen sees it. Signing goes through p256 with RFC 6979 nonces:
-/// rcgen's own `KeyPair` would sign with aws-lc-rs and nonces from the OS, which is
-/// randomness the caller does not control.
-struct CertKey {
-    key: SigningKey,
-    /// The uncompressed SEC1 point: the `subjectPublicKey` bits.
-    point: Vec<u8>,
-}
-
-impl CertKey {
-    fn new(key: SigningKey) -> Self {
-        let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
-        Self { key, point }
-    }
-}
-
-impl rcgen::PublicKeyData for CertKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.point
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &rcgen::PKCS_ECDSA_P256_SHA256
-    }
-}
-
-impl rcgen::SigningKey for CertKey {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        let signature: Signature = self.key.sign(msg);
-        Ok(signature.to_der().as_bytes().to_vec())
-    }
 }
 
 // ---- verifying a peer's certificate ----
@@ -357,6 +328,14 @@ pub fn verify_chain(
         return Err(Error::ChainLength { len: chain.len() });
     };
     let verified = verify(der, now_unix)?;
+    check_expected(verified, expected)
+}
+
+/// The dialer's rule: the certificate must prove the PeerId it dialed, if it knows one.
+pub(crate) fn check_expected(
+    verified: Verified,
+    expected: Option<PeerId>,
+) -> Result<Verified, Error> {
     match expected {
         Some(expected) if expected != verified.peer_id => Err(Error::UnexpectedPeer {
             expected,
@@ -369,6 +348,41 @@ pub fn verify_chain(
 /// Verifies one libp2p certificate at `now_unix` (Unix seconds) by every rule of the spec
 /// and returns the peer it proves. Works on any bytes: every failure is a named [`Error`].
 pub fn verify(der: &[u8], now_unix: u64) -> Result<Verified, Error> {
+    verify_with_validity(der, now_unix).map(|(verified, _)| verified)
+}
+
+/// A certificate's validity window, Unix seconds (`notBefore`, `notAfter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Validity {
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
+}
+
+impl Validity {
+    /// The spec: abort if the certificate is not yet valid or expired at `now_unix`.
+    pub(crate) fn check(self, now_unix: u64) -> Result<(), Error> {
+        if i128::from(now_unix) < i128::from(self.not_before) {
+            return Err(Error::NotYetValid {
+                now: now_unix,
+                not_before: self.not_before,
+            });
+        }
+        if i128::from(now_unix) > i128::from(self.not_after) {
+            return Err(Error::Expired {
+                now: now_unix,
+                not_after: self.not_after,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// [`verify`], also returning the certificate's validity window: what a cache of verified
+/// certificates must check again at every later time.
+pub(crate) fn verify_with_validity(
+    der: &[u8],
+    now_unix: u64,
+) -> Result<(Verified, Validity), Error> {
     if der.len() > MAX_CERTIFICATE_LEN {
         return Err(Error::CertificateTooLarge {
             len: der.len(),
@@ -395,20 +409,11 @@ pub fn verify(der: &[u8], now_unix: u64) -> Result<Verified, Error> {
     }
 
     // 2. Validity window (the spec: abort if not yet valid or expired).
-    let not_before = tbs.validity.not_before.timestamp();
-    let not_after = tbs.validity.not_after.timestamp();
-    if i128::from(now_unix) < i128::from(not_before) {
-        return Err(Error::NotYetValid {
-            now: now_unix,
-            not_before,
-        });
-    }
-    if i128::from(now_unix) > i128::from(not_after) {
-        return Err(Error::Expired {
-            now: now_unix,
-            not_after,
-        });
-    }
+    let validity = Validity {
+        not_before: tbs.validity.not_before.timestamp(),
+        not_after: tbs.validity.not_after.timestamp(),
+    };
+    validity.check(now_unix)?;
 
     // 3. Unique ids (MUST be absent), unknown critical extensions, the libp2p extension
     //    exactly once.
@@ -470,12 +475,13 @@ pub fn verify(der: &[u8], now_unix: u64) -> Result<Verified, Error> {
     }
 
     // 6. The PeerId comes from the host key, never from the certificate key.
-    Ok(Verified {
+    let verified = Verified {
         peer_id: public_key.to_peer_id(),
         public_key,
         spki_der: spki_der.to_vec(),
         signature_algorithm,
-    })
+    };
+    Ok((verified, validity))
 }
 
 /// Verifies a TLS 1.3 `CertificateVerify` signature (`message` is the signed content
@@ -616,40 +622,42 @@ fn decode_signed_key(value: &[u8]) -> Result<(&[u8], &[u8]), Error> {
 
 /// A strict DER reader for the few structures read here: definite, minimal lengths of at
 /// most three octets (certificates are capped at 64 KiB), single-octet tags.
-mod der {
+pub(super) mod der {
     use alloc::vec::Vec;
 
-    pub(super) const INTEGER: u8 = 0x02;
-    pub(super) const BIT_STRING: u8 = 0x03;
-    pub(super) const OCTET_STRING: u8 = 0x04;
-    pub(super) const SEQUENCE: u8 = 0x30;
+    pub(crate) const INTEGER: u8 = 0x02;
+    pub(crate) const BIT_STRING: u8 = 0x03;
+    pub(crate) const OCTET_STRING: u8 = 0x04;
+    pub(crate) const SEQUENCE: u8 = 0x30;
     /// `[0]` constructed: the certificate's version.
-    pub(super) const CONTEXT_0: u8 = 0xa0;
+    pub(crate) const CONTEXT_0: u8 = 0xa0;
+    /// `[1]` constructed: an `ECPrivateKey`'s public key.
+    pub(crate) const CONTEXT_1: u8 = 0xa1;
 
-    pub(super) struct Reader<'a> {
+    pub(crate) struct Reader<'a> {
         rest: &'a [u8],
     }
 
     impl<'a> Reader<'a> {
-        pub(super) fn new(bytes: &'a [u8]) -> Self {
+        pub(crate) fn new(bytes: &'a [u8]) -> Self {
             Self { rest: bytes }
         }
 
-        pub(super) fn is_empty(&self) -> bool {
+        pub(crate) fn is_empty(&self) -> bool {
             self.rest.is_empty()
         }
 
-        pub(super) fn peek_tag(&self) -> Option<u8> {
+        pub(crate) fn peek_tag(&self) -> Option<u8> {
             self.rest.first().copied()
         }
 
         /// The contents of the next element, which must have tag `tag`.
-        pub(super) fn read(&mut self, tag: u8) -> Result<&'a [u8], &'static str> {
+        pub(crate) fn read(&mut self, tag: u8) -> Result<&'a [u8], &'static str> {
             self.read_with_header(tag).map(|(content, _)| content)
         }
 
         /// The contents of the next element and its whole encoding (tag, length, contents).
-        pub(super) fn read_with_header(
+        pub(crate) fn read_with_header(
             &mut self,
             tag: u8,
         ) -> Result<(&'a [u8], &'a [u8]), &'static str> {
@@ -690,7 +698,7 @@ mod der {
     }
 
     /// The bytes of a BIT STRING's contents, which must have no unused bits.
-    pub(super) fn bit_string_bytes(content: &[u8]) -> Result<&[u8], &'static str> {
+    pub(crate) fn bit_string_bytes(content: &[u8]) -> Result<&[u8], &'static str> {
         match content.split_first() {
             Some((0, bytes)) => Ok(bytes),
             Some(_) => Err("bit string with unused bits"),
@@ -699,7 +707,7 @@ mod der {
     }
 
     /// Appends `tag`, the minimal DER length and `content`.
-    pub(super) fn write(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn write(tag: u8, content: &[u8], out: &mut Vec<u8>) {
         out.push(tag);
         let len = content.len();
         if len < 0x80 {

@@ -26,6 +26,7 @@ use super::rustls_glue::{
     next_record, Engine, LocalCert, Record, MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN,
 };
 use super::session::Session;
+use super::verified_cache::{VerifiedCache, VERIFIED_CACHE_CAPACITY};
 use super::{Error, ALPN_LIBP2P};
 use crate::identity::{Keypair, PeerId};
 
@@ -42,7 +43,8 @@ pub const MAX_STREAM_MUXERS: usize = 16;
 
 /// What every handshake of one identity shares: the identity, our current certificate
 /// (made from the caller's RNG and time, reused for every connection until it nears
-/// expiry) and the stream muxers to offer. Cheap to clone.
+/// expiry), the stream muxers to offer and the peer certificates verified before
+/// ([`Config::with_verified_certificate_cache`]). Cheap to clone; clones share that cache.
 #[derive(Clone)]
 pub struct Config {
     inner: Arc<Inner>,
@@ -54,6 +56,9 @@ struct Inner {
     certificate: Certificate,
     local: LocalCert,
     stream_muxers: Vec<String>,
+    /// Peer certificates verified before, shared by every handshake of this config and
+    /// its clones.
+    verified: Arc<VerifiedCache>,
 }
 
 impl Config {
@@ -72,6 +77,7 @@ impl Config {
                 certificate,
                 local,
                 stream_muxers: Vec::new(),
+                verified: Arc::new(VerifiedCache::new(VERIFIED_CACHE_CAPACITY)),
             }),
         })
     }
@@ -91,6 +97,32 @@ impl Config {
     ) -> Self {
         self.edit().stream_muxers = muxers.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// How many verified peer certificates to remember across handshakes (default
+    /// [`VERIFIED_CACHE_CAPACITY`](super::VERIFIED_CACHE_CAPACITY), 64); 0 verifies every
+    /// certificate in full every time. A peer that presents a certificate seen before, byte
+    /// for byte, has it checked again only against the handshake's time and expected
+    /// PeerId: the certificate's signatures are not verified twice. Its `CertificateVerify`
+    /// signature, the proof that it holds the certificate key, is checked in every
+    /// handshake. This starts a new, empty cache for this config (and the clones made from
+    /// it afterwards).
+    #[must_use]
+    pub fn with_verified_certificate_cache(mut self, capacity: usize) -> Self {
+        self.edit().verified = Arc::new(VerifiedCache::new(capacity));
+        self
+    }
+
+    /// How many verified peer certificates this config remembers
+    /// ([`Config::with_verified_certificate_cache`]).
+    pub fn verified_certificate_cache_capacity(&self) -> usize {
+        self.inner.verified.capacity()
+    }
+
+    /// How many verified peer certificates are remembered now.
+    #[cfg(test)]
+    pub(crate) fn verified_cache_len(&self) -> usize {
+        self.inner.verified.len()
     }
 
     /// Whether our certificate must be replaced before a handshake at `now_unix`: fewer
@@ -367,7 +399,13 @@ impl Client {
         now_unix: u64,
     ) -> Result<Self, Error> {
         let alpn = config.alpn(now_unix)?;
-        let engine = Engine::client(&config.inner.local, alpn, expected_peer, now_unix)?;
+        let engine = Engine::client(
+            &config.inner.local,
+            config.inner.verified.clone(),
+            alpn,
+            expected_peer,
+            now_unix,
+        )?;
         Ok(Self(Core::new(engine)))
     }
 }
@@ -377,7 +415,12 @@ impl Server {
     /// client's certificate must be valid then); waits for the ClientHello.
     pub fn new(config: &Config, now_unix: u64) -> Result<Self, Error> {
         let alpn = config.alpn(now_unix)?;
-        let engine = Engine::server(&config.inner.local, alpn, now_unix)?;
+        let engine = Engine::server(
+            &config.inner.local,
+            config.inner.verified.clone(),
+            alpn,
+            now_unix,
+        )?;
         Ok(Self(Core::new(engine)))
     }
 }

@@ -51,7 +51,9 @@
 //!
 //! - [`Config`]: the identity, our current certificate (made from the caller's RNG and
 //!   time, reused across connections, replaced by [`Config::refresh_if_needed`] before it
-//!   nears expiry) and the stream muxers to offer.
+//!   nears expiry), the stream muxers to offer, and the peer certificates verified before
+//!   (a bounded cache: a certificate seen again byte for byte is checked only against the
+//!   new time and expected PeerId; the peer's handshake signature is checked every time).
 //! - [`Client`] (the dialer) and [`Server`] (the listener): the handshake, with the
 //!   machine verbs `handle_input` / `poll_transmit` / `poll_event` / `is_complete` and
 //!   `into_session`. TLS 1.3 only (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305); mutual
@@ -119,11 +121,13 @@
 //! the certificate comes from the caller's RNG and transcripts do not replay byte for
 //! byte.
 
+mod cert_key;
 pub mod certificate;
 mod error;
 mod handshake;
 mod rustls_glue;
 mod session;
+mod verified_cache;
 
 pub use certificate::{Certificate, SignatureAlgorithm, Verified};
 pub use error::Error;
@@ -132,6 +136,7 @@ pub use handshake::{
 };
 pub use rustls_glue::{MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
 pub use session::{Session, MAX_BUFFERED_PLAINTEXT, MAX_PENDING_CIPHERTEXT};
+pub use verified_cache::VERIFIED_CACHE_CAPACITY;
 
 /// The multistream-select protocol id.
 pub const PROTOCOL_ID: &str = "/tls/1.0.0";

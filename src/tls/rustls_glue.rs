@@ -2,18 +2,20 @@
 //! replaced on rustls's main branch, so a later move stays local).
 //!
 //! What is here:
-//! - [`LocalCert`]: our [`Certificate`] loaded once into a rustls signing key, with the
-//!   crypto provider every handshake uses: aws-lc-rs, TLS 1.3 only, cipher suites
-//!   TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256 in
-//!   that order (the client offers them so, the server follows the client's order, rustls's
-//!   default). rust-libp2p offers the same three.
+//! - [`LocalCert`]: our [`Certificate`] as a rustls `CertifiedKey` (its aws-lc-rs key
+//!   pair behind rustls's `SigningKey` trait, no PKCS#8 round trip), with the crypto
+//!   provider every handshake uses (built once per process): aws-lc-rs, TLS 1.3 only,
+//!   cipher suites TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384,
+//!   TLS13_CHACHA20_POLY1305_SHA256 in that order (the client offers them so, the server
+//!   follows the client's order, rustls's default). rust-libp2p offers the same three.
 //! - [`Engine`]: one rustls connection driven in memory, fed whole TLS records by the
 //!   handshake machines in `handshake.rs`, then handing its traffic keys to `session.rs`.
 //!   Its `ClientConfig`/`ServerConfig` is built per handshake, because it carries this
 //!   handshake's verifier (the caller's time, the expected PeerId, the slot where the
 //!   verified peer lands) and, for the server, an ALPN list ordered by the client's
 //!   ClientHello.
-//! - The libp2p certificate verifier, both roles: [`certificate::verify_chain`] and
+//! - The libp2p certificate verifier, both roles: [`certificate::verify_chain`] (through
+//!   the config's cache of certificates verified before, `verified_cache.rs`) and
 //!   [`certificate::verify_tls13_signature`] with the time the caller gave when the
 //!   handshake was made. rustls hands the verifier a `now: UnixTime` from the config's
 //!   time provider; p2psec installs a provider that returns the caller's time too and then
@@ -62,15 +64,17 @@ use alloc::{boxed::Box, format, string::ToString, sync::Arc, vec, vec::Vec};
 use core::time::Duration;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
+use ::aws_lc_rs::rand::SystemRandom;
+use ::aws_lc_rs::signature::EcdsaKeyPair;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{Accepted, Acceptor, NoServerSessionStorage};
-use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::sign::{CertifiedKey, Signer, SigningKey, SingleCertAndKey};
 use rustls::time_provider::TimeProvider;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
@@ -78,6 +82,7 @@ use rustls::{
 };
 
 use super::certificate::{self, Certificate, SignatureAlgorithm, Verified};
+use super::verified_cache::VerifiedCache;
 use super::Error;
 use crate::identity::PeerId;
 use zeroize::Zeroizing;
@@ -123,18 +128,24 @@ pub(crate) fn next_record(bytes: &[u8]) -> Record {
 }
 
 /// The crypto provider of every p2psec TLS connection: aws-lc-rs, with exactly the three
-/// TLS 1.3 cipher suites, AES-GCM first (the server follows the client's order).
-fn provider() -> CryptoProvider {
+/// TLS 1.3 cipher suites, AES-GCM first (the server follows the client's order). Built
+/// once per process and shared: it holds no state, only the algorithm tables.
+fn provider() -> Arc<CryptoProvider> {
     use aws_lc_rs::cipher_suite::{
         TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
     };
-    let mut provider = aws_lc_rs::default_provider();
-    provider.cipher_suites = vec![
-        TLS13_AES_128_GCM_SHA256,
-        TLS13_AES_256_GCM_SHA384,
-        TLS13_CHACHA20_POLY1305_SHA256,
-    ];
-    provider
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| {
+            let mut provider = aws_lc_rs::default_provider();
+            provider.cipher_suites = vec![
+                TLS13_AES_128_GCM_SHA256,
+                TLS13_AES_256_GCM_SHA384,
+                TLS13_CHACHA20_POLY1305_SHA256,
+            ];
+            Arc::new(provider)
+        })
+        .clone()
 }
 
 /// Our certificate as rustls uses it: the DER chain of one and its loaded signing key,
@@ -147,25 +158,62 @@ pub(crate) struct LocalCert {
 
 impl LocalCert {
     pub(crate) fn new(cert: &Certificate) -> Result<Self, Error> {
-        let provider = provider();
-        let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            cert.private_key_pkcs8_der().to_vec(),
-        ));
         // `CertifiedKey::from_der` would also compare the key with the certificate through
-        // webpki, which refuses the critical libp2p extension: load the key alone; both
-        // come from the same `Certificate`. The aws-lc-rs key provider wipes this copy of
-        // the key (it wraps it in `Zeroizing`).
-        let signing_key = provider
-            .key_provider
-            .load_private_key(private_key)
-            .map_err(|e| Error::CertificateGeneration {
-                reason: format!("rustls refused our certificate key: {e}"),
-            })?;
+        // webpki, which refuses the critical libp2p extension; and loading the PKCS#8 key
+        // through the provider would parse and check it again in aws-lc (measured: about
+        // 17 µs, a third of what the certificate costs now). The certificate holds the key
+        // already loaded: sign with it directly.
+        let signing_key = Arc::new(CertificateKey(cert.key_pair().clone()));
         let chain = vec![CertificateDer::from(cert.der().to_vec())];
         Ok(Self {
-            provider: Arc::new(provider),
+            provider: provider(),
             key: Arc::new(CertifiedKey::new(chain, signing_key)),
         })
+    }
+}
+
+/// Our certificate key as rustls signs with it: ECDSA P-256 with SHA-256, the one scheme
+/// our certificates allow (libp2p peers pin the `CertificateVerify` scheme to the
+/// certificate's algorithm). The same as rustls's own aws-lc-rs ECDSA key, without the
+/// PKCS#8 round trip; nonces come from aws-lc-rs like every other TLS random.
+struct CertificateKey(Arc<EcdsaKeyPair>);
+
+impl core::fmt::Debug for CertificateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CertificateKey(ECDSA P-256)")
+    }
+}
+
+impl SigningKey for CertificateKey {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        offered
+            .contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
+            .then(|| Box::new(CertificateSigner(self.0.clone())) as Box<dyn Signer>)
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        rustls::SignatureAlgorithm::ECDSA
+    }
+}
+
+struct CertificateSigner(Arc<EcdsaKeyPair>);
+
+impl core::fmt::Debug for CertificateSigner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CertificateSigner(ECDSA P-256 SHA-256)")
+    }
+}
+
+impl Signer for CertificateSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        self.0
+            .sign(&SystemRandom::new(), message)
+            .map(|signature| signature.as_ref().to_vec())
+            .map_err(|_| rustls::Error::General("ECDSA signing failed".to_string()))
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        SignatureScheme::ECDSA_NISTP256_SHA256
     }
 }
 
@@ -210,14 +258,17 @@ struct VerifierState {
 struct Libp2pVerifier {
     now_unix: u64,
     expected: Option<PeerId>,
+    /// The config's certificates verified before (`verified_cache.rs`).
+    cache: Arc<VerifiedCache>,
     state: Mutex<VerifierState>,
 }
 
 impl Libp2pVerifier {
-    fn new(now_unix: u64, expected: Option<PeerId>) -> Self {
+    fn new(now_unix: u64, expected: Option<PeerId>, cache: Arc<VerifiedCache>) -> Self {
         Self {
             now_unix,
             expected,
+            cache,
             state: Mutex::new(VerifierState::default()),
         }
     }
@@ -240,7 +291,8 @@ impl Libp2pVerifier {
         intermediates: &[CertificateDer<'_>],
     ) -> Result<(), rustls::Error> {
         let result = if intermediates.is_empty() {
-            certificate::verify_chain(&[end_entity.as_ref()], self.now_unix, self.expected)
+            self.cache
+                .verify_chain(&[end_entity.as_ref()], self.now_unix, self.expected)
         } else {
             Err(Error::ChainLength {
                 len: intermediates.len().saturating_add(1),
@@ -527,11 +579,12 @@ impl Engine {
     /// A client: queues the ClientHello offering `alpn` (non-empty, in preference order).
     pub(crate) fn client(
         local: &LocalCert,
+        cache: Arc<VerifiedCache>,
         alpn: Vec<Vec<u8>>,
         expected: Option<PeerId>,
         now_unix: u64,
     ) -> Result<Self, Error> {
-        let verifier = Arc::new(Libp2pVerifier::new(now_unix, expected));
+        let verifier = Arc::new(Libp2pVerifier::new(now_unix, expected, cache));
         let secrets = Arc::new(SecretLog::default());
         let mut config = ClientConfig::builder_with_details(
             local.provider.clone(),
@@ -561,10 +614,11 @@ impl Engine {
     /// A server supporting `supported_alpn` (non-empty); waits for the ClientHello.
     pub(crate) fn server(
         local: &LocalCert,
+        cache: Arc<VerifiedCache>,
         supported_alpn: Vec<Vec<u8>>,
         now_unix: u64,
     ) -> Result<Self, Error> {
-        let verifier = Arc::new(Libp2pVerifier::new(now_unix, None));
+        let verifier = Arc::new(Libp2pVerifier::new(now_unix, None, cache));
         let pending = Pending {
             acceptor: Box::default(),
             local: local.clone(),
