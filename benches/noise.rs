@@ -179,8 +179,7 @@ struct Primitives {
     dh: f64,
     sign: f64,
     verify: f64,
-    aead_64k: f64,
-    names: [&'static str; 5],
+    names: [&'static str; 4],
 }
 
 fn fastest(names: &[&'static str], times: &[f64]) -> (f64, &'static str) {
@@ -300,87 +299,13 @@ fn primitives(samples: usize, rng: &mut BenchRng, print: bool) -> Primitives {
         ],
     );
     // ChaCha20-Poly1305 seal + open of the frames one 64 KiB write becomes
-    let frames = [noise::MAX_PLAINTEXT_LEN, WRITE - noise::MAX_PLAINTEXT_LEN];
-    let key = [3u8; 32];
-    let rc = {
-        use chacha20poly1305::KeyInit;
-        chacha20poly1305::ChaCha20Poly1305::new(&key.into())
-    };
-    let ring_key = ring::aead::LessSafeKey::new(
-        ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key).expect("ring"),
-    );
-    let aws_key = aws::aead::LessSafeKey::new(
-        aws::aead::UnboundKey::new(&aws::aead::CHACHA20_POLY1305, &key).expect("aws"),
-    );
-    let mut buf = vec![0u8; noise::MAX_PLAINTEXT_LEN + 16];
-    let mut nonce = 0u64;
-    let mut n12 = move || {
-        nonce += 1;
-        let mut n = [0u8; 12];
-        n[4..].copy_from_slice(&nonce.to_le_bytes());
-        n
-    };
-    let mut n12b = n12;
-    let mut n12c = n12;
-    let mut b2 = buf.clone();
-    let mut b3 = buf.clone();
+    let mut raw = RawAead::new();
     let aead = timing::per_call(
         samples,
         20,
-        &mut [
-            &mut || {
-                use chacha20poly1305::aead::inout::InOutBuf;
-                use chacha20poly1305::AeadInOut;
-                for len in frames {
-                    let n = n12().into();
-                    let tag = rc
-                        .encrypt_inout_detached(&n, &[], InOutBuf::from(&mut buf[..len]))
-                        .expect("seal");
-                    rc.decrypt_inout_detached(&n, &[], InOutBuf::from(&mut buf[..len]), &tag)
-                        .expect("open");
-                }
-            },
-            &mut || {
-                for len in frames {
-                    let n = n12b();
-                    let tag = ring_key
-                        .seal_in_place_separate_tag(
-                            ring::aead::Nonce::assume_unique_for_key(n),
-                            ring::aead::Aad::empty(),
-                            &mut b2[..len],
-                        )
-                        .expect("seal");
-                    b2[len..len + 16].copy_from_slice(tag.as_ref());
-                    ring_key
-                        .open_in_place(
-                            ring::aead::Nonce::assume_unique_for_key(n),
-                            ring::aead::Aad::empty(),
-                            &mut b2[..len + 16],
-                        )
-                        .expect("open");
-                }
-            },
-            &mut || {
-                for len in frames {
-                    let n = n12c();
-                    let tag = aws_key
-                        .seal_in_place_separate_tag(
-                            aws::aead::Nonce::assume_unique_for_key(n),
-                            aws::aead::Aad::empty(),
-                            &mut b3[..len],
-                        )
-                        .expect("seal");
-                    b3[len..len + 16].copy_from_slice(tag.as_ref());
-                    aws_key
-                        .open_in_place(
-                            aws::aead::Nonce::assume_unique_for_key(n),
-                            aws::aead::Aad::empty(),
-                            &mut b3[..len + 16],
-                        )
-                        .expect("open");
-                }
-            },
-        ],
+        &mut [&mut || raw.rc.run(), &mut || raw.ring.run(), &mut || {
+            raw.aws.run()
+        }],
     );
     let names = ["dalek/RustCrypto", "ring", "aws-lc-rs"];
     if print {
@@ -401,14 +326,135 @@ fn primitives(samples: usize, rng: &mut BenchRng, print: bool) -> Primitives {
     let (dh_t, dn) = fastest(&names, &[dh[0], f64::INFINITY, dh[2]]);
     let (sign_t, sn) = fastest(&names, &sign);
     let (verify_t, vn) = fastest(&names, &verify);
-    let (aead_t, an) = fastest(&names, &aead);
     Primitives {
         keygen,
         dh: dh_t,
         sign: sign_t,
         verify: verify_t,
-        aead_64k: aead_t,
-        names: [kn, dn, sn, vn, an],
+        names: [kn, dn, sn, vn],
+    }
+}
+
+/// Raw ChaCha20-Poly1305 over the frames of one 64 KiB write (65519 + 17 bytes), sealed
+/// and opened in place with the tag apart, one buffer per implementation, nonces counting
+/// up: what p2psec's transport does, minus the framing.
+struct RawAead {
+    rc: RawOne<chacha20poly1305::ChaCha20Poly1305>,
+    ring: RawOne<ring::aead::LessSafeKey>,
+    aws: RawOne<aws_lc_rs::aead::LessSafeKey>,
+}
+
+struct RawOne<K> {
+    key: K,
+    buf: Vec<u8>,
+    nonce: u64,
+}
+
+const RAW_FRAMES: [usize; 2] = [noise::MAX_PLAINTEXT_LEN, WRITE - noise::MAX_PLAINTEXT_LEN];
+
+impl<K> RawOne<K> {
+    fn new(key: K) -> Self {
+        Self {
+            key,
+            buf: vec![0u8; noise::MAX_PLAINTEXT_LEN + 16],
+            nonce: 0,
+        }
+    }
+
+    fn next_nonce(&mut self) -> [u8; 12] {
+        self.nonce += 1;
+        let mut n = [0u8; 12];
+        n[4..].copy_from_slice(&self.nonce.to_le_bytes());
+        n
+    }
+}
+
+impl RawAead {
+    fn new() -> Self {
+        use aws_lc_rs as aws;
+        use chacha20poly1305::KeyInit;
+        let key = [3u8; 32];
+        Self {
+            rc: RawOne::new(chacha20poly1305::ChaCha20Poly1305::new(&key.into())),
+            ring: RawOne::new(ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key).expect("ring"),
+            )),
+            aws: RawOne::new(aws::aead::LessSafeKey::new(
+                aws::aead::UnboundKey::new(&aws::aead::CHACHA20_POLY1305, &key).expect("aws"),
+            )),
+        }
+    }
+}
+
+impl RawOne<chacha20poly1305::ChaCha20Poly1305> {
+    fn run(&mut self) {
+        use chacha20poly1305::aead::inout::InOutBuf;
+        use chacha20poly1305::AeadInOut;
+        for len in RAW_FRAMES {
+            let n = self.next_nonce().into();
+            let tag = self
+                .key
+                .encrypt_inout_detached(&n, &[], InOutBuf::from(&mut self.buf[..len]))
+                .expect("seal");
+            self.key
+                .decrypt_inout_detached(&n, &[], InOutBuf::from(&mut self.buf[..len]), &tag)
+                .expect("open");
+        }
+    }
+}
+
+impl RawOne<ring::aead::LessSafeKey> {
+    fn run(&mut self) {
+        use ring::aead::{Aad, Nonce};
+        for len in RAW_FRAMES {
+            let n = self.next_nonce();
+            let tag = self
+                .key
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(n),
+                    Aad::empty(),
+                    &mut self.buf[..len],
+                )
+                .expect("seal");
+            self.buf[len..len + 16].copy_from_slice(tag.as_ref());
+            // ring's open_in_place takes the tag at the end, no extra pass over the data
+            self.key
+                .open_in_place(
+                    Nonce::assume_unique_for_key(n),
+                    Aad::empty(),
+                    &mut self.buf[..len + 16],
+                )
+                .expect("open");
+        }
+    }
+}
+
+impl RawOne<aws_lc_rs::aead::LessSafeKey> {
+    fn run(&mut self) {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        for len in RAW_FRAMES {
+            let n = self.next_nonce();
+            let tag = self
+                .key
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(n),
+                    Aad::empty(),
+                    &mut self.buf[..len],
+                )
+                .expect("seal");
+            self.buf[len..len + 16].copy_from_slice(tag.as_ref());
+            // aws-lc's fastest in-place open, the one p2psec uses (its open_in_place goes
+            // through open_within, which adds a copy_within pass)
+            let (body, tag) = self.buf[..len + 16].split_at_mut(len);
+            self.key
+                .open_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(n),
+                    Aad::empty(),
+                    tag,
+                    body,
+                )
+                .expect("open");
+        }
     }
 }
 
@@ -470,12 +516,51 @@ struct Round {
     tp: Vec<f64>,
 }
 
+impl Round {
+    /// The fastest raw AEAD of this round's throughput loop, and its name.
+    fn raw_aead(&self) -> (f64, &'static str) {
+        fastest(
+            &["dalek/RustCrypto", "ring", "aws-lc-rs"],
+            self.tp.get(3..6).unwrap_or(&[]),
+        )
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// `P2PSEC_BENCH_PROFILE=handshake|transport` (`P2PSEC_BENCH_PROFILE_ITERS=n`, default 50):
+/// only that loop, for a profiler (callgrind's
+/// instruction counts are stable where wall time on a shared machine is not).
+fn profile(what: &str) {
+    let mut rng = BenchRng(1);
+    let (ic, rc) = p2psec_configs(&mut rng);
+    let n: usize = std::env::var("P2PSEC_BENCH_PROFILE_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    match what {
+        "handshake" => {
+            for _ in 0..n {
+                black_box(p2psec_handshake(&ic, &rc, &mut rng));
+            }
+        }
+        _ => {
+            let (mut a, mut b) = p2psec_handshake(&ic, &rc, &mut rng);
+            let mut frames = frame_buffer();
+            for _ in 0..n {
+                p2psec_transfer_in_place(&mut a, &mut b, &mut frames);
+            }
+        }
+    }
+}
+
 fn main() {
+    if let Ok(what) = std::env::var("P2PSEC_BENCH_PROFILE") {
+        return profile(&what);
+    }
     let quick = timing::quick();
     // Rounds of (primitives, handshakes, throughput) back to back; every ratio is the
     // median over rounds of that round's own ratio, so a load change on the shared machine
@@ -497,6 +582,7 @@ fn main() {
     let mut wire = Vec::with_capacity(2 * WRITE);
     let mut rbuf = vec![0u8; WRITE];
     let mut frames = frame_buffer();
+    let mut raw = RawAead::new();
 
     let mut all = Vec::new();
     for round in 0..rounds {
@@ -516,6 +602,10 @@ fn main() {
                 },
             ],
         );
+        // The raw AEAD runs in the same interleaved loop as p2psec's transport (same
+        // iterations, same moments), so load on the shared machine cannot land on one
+        // side of `throughput_vs_raw_aead` only, as it could when the raw figure came from
+        // the primitives phase.
         let tp = timing::per_call(
             samples,
             if quick { 48 } else { 128 },
@@ -523,6 +613,9 @@ fn main() {
                 &mut || p2psec_transfer_in_place(&mut a, &mut b, &mut frames),
                 &mut || libp2p_transfer(&mut la, &mut lb, &data, &mut rbuf),
                 &mut || p2psec_transfer(&mut a2, &mut b2, &data, &mut wire),
+                &mut || raw.rc.run(),
+                &mut || raw.ring.run(),
+                &mut || raw.aws.run(),
             ],
         );
         all.push(Round {
@@ -535,7 +628,8 @@ fn main() {
     }
     let med = |f: &dyn Fn(&Round) -> f64| median(all.iter().map(f).collect());
     let gbps = |ns: f64| WRITE as f64 / ns; // bytes per ns = GB/s
-    let last = all.last().map(|r| r.prim.names).unwrap_or(["?"; 5]);
+    let last = all.last().map(|r| r.prim.names).unwrap_or(["?"; 4]);
+    let raw_name = all.last().map_or("?", |r| r.raw_aead().1);
     println!(
         "primitive sum per handshake (both sides): cached static key {:.1} us, with static keygen + sign {:.1} us  [keygen {}, dh {}, sign {}, verify {}]",
         med(&|r| r.prim_cached) / 1e3, med(&|r| r.prim_uncached) / 1e3, last[0], last[1], last[2], last[3]
@@ -547,7 +641,7 @@ fn main() {
     );
     println!(
         "throughput one way, 64 KiB writes: p2psec {:.2} GB/s (in place; {:.2} GB/s with encrypt_to_vec's copy)   libp2p-noise {:.2} GB/s   raw AEAD ({}) {:.2} GB/s",
-        gbps(med(&|r| r.tp[0])), gbps(med(&|r| r.tp[2])), gbps(med(&|r| r.tp[1])), last[4], gbps(med(&|r| r.prim.aead_64k))
+        gbps(med(&|r| r.tp[0])), gbps(med(&|r| r.tp[2])), gbps(med(&|r| r.tp[1])), raw_name, gbps(med(&|r| r.raw_aead().0))
     );
 
     let (heap_idle, heap_after) = heap_p2psec(&mut rng);
@@ -585,7 +679,7 @@ fn main() {
     );
     println!(
         "ratio throughput_vs_raw_aead {:.3}",
-        med(&|r| r.prim.aead_64k / r.tp[0])
+        med(&|r| r.raw_aead().0 / r.tp[0])
     );
     println!("bytes session_heap {:.0}", heap_idle.max(heap_after));
     println!(

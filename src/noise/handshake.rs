@@ -13,7 +13,6 @@
 
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
@@ -39,6 +38,11 @@ pub enum Event {
     /// frames right after it.
     Complete,
 }
+
+/// Handshake messages up to this length are decrypted into a stack buffer, longer ones
+/// (many muxers or certificate hashes) into a `Vec`: an Ed25519 payload with two muxers
+/// is about 130 bytes.
+const STACK_PAYLOAD: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -111,40 +115,42 @@ impl Core {
         Ok(core)
     }
 
-    /// Writes one handshake message with its 2-byte length into `out`.
+    /// Writes one handshake message with its 2-byte length into `out` (in place: snow
+    /// writes straight behind the length prefix).
     fn write(&mut self, payload: &[u8], message: u8) -> Result<(), Error> {
+        let start = self.out.len();
         // e, s and two tags at most, plus the payload
-        let mut buf = vec![0u8; (payload.len() + 2 * DH_LEN + 2 * TAG_LEN).min(MAX_FRAME_LEN)];
-        let len = self
-            .hs
-            .write_message(payload, &mut buf)
-            .map_err(|e| Error::Handshake {
-                message,
-                reason: e.to_string(),
-            })?;
-        let len16 = u16::try_from(len)
-            .map_err(|_| Error::ApiMisuse("payload too large for a Noise message"))?;
-        self.out.extend_from_slice(&len16.to_be_bytes());
-        self.out
-            .extend_from_slice(buf.get(..len).unwrap_or_default());
+        let max = (payload.len() + 2 * DH_LEN + 2 * TAG_LEN).min(MAX_FRAME_LEN);
+        self.out.resize(start + 2 + max, 0);
+        let written = match self.out.get_mut(start + 2..) {
+            Some(body) => self.hs.write_message(payload, body),
+            None => Err(snow::Error::Input),
+        };
+        let len = match written {
+            Ok(len) => len,
+            Err(e) => {
+                self.out.truncate(start);
+                return Err(Error::Handshake {
+                    message,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let Ok(len16) = u16::try_from(len) else {
+            self.out.truncate(start);
+            return Err(Error::ApiMisuse("payload too large for a Noise message"));
+        };
+        self.out.truncate(start + 2 + len);
+        if let Some(prefix) = self.out.get_mut(start..start + 2) {
+            prefix.copy_from_slice(&len16.to_be_bytes());
+        }
         Ok(())
     }
 
-    fn our_payload(&self) -> Vec<u8> {
-        let c = &self.config.inner;
-        Payload {
-            identity_key: c.identity_key.clone(),
-            identity_sig: c.identity_sig.clone(),
-            // certificate hashes are the responder's (WebTransport server's) to send
-            webtransport_certhashes: if self.initiator {
-                Vec::new()
-            } else {
-                c.webtransport_certhashes.clone()
-            },
-            stream_muxers: c.stream_muxers.clone(),
-            has_extensions: false,
-        }
-        .encode()
+    /// Writes message 2 or 3 with our payload (encoded once per configuration).
+    fn write_payload(&mut self, message: u8) -> Result<(), Error> {
+        let config = self.config.inner.clone();
+        self.write(config.payload(self.initiator), message)
     }
 
     fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
@@ -195,28 +201,35 @@ impl Core {
                 },
             });
         }
-        let mut payload = vec![0u8; message.len()];
+        // the decrypted payload: on the stack for the usual sizes (an identity, a few muxers)
+        let mut stack = [0u8; STACK_PAYLOAD];
+        let mut heap = Vec::new();
+        let buf = match stack.get_mut(..message.len()) {
+            Some(b) => b,
+            None => {
+                heap.resize(message.len(), 0);
+                &mut heap[..]
+            }
+        };
         let n = self
             .hs
-            .read_message(message, &mut payload)
+            .read_message(message, buf)
             .map_err(|e| Error::Handshake {
                 message: number,
                 reason: e.to_string(),
             })?;
-        let payload = payload.get(..n).unwrap_or_default();
+        let payload = buf.get(..n).unwrap_or_default();
         match number {
             1 => {
                 if !payload.is_empty() {
                     return Err(Error::PayloadInFirstMessage { len: payload.len() });
                 }
-                let ours = self.our_payload();
-                self.write(&ours, 2)?;
+                self.write_payload(2)?;
                 self.step = Step::Second;
             }
             2 => {
                 self.verify(payload, 2)?;
-                let ours = self.our_payload();
-                self.write(&ours, 3)?;
+                self.write_payload(3)?;
                 self.step = Step::Done;
                 self.events.push_back(Event::Complete);
             }
@@ -249,9 +262,14 @@ impl Core {
             .hs
             .get_remote_static()
             .ok_or(Error::ApiMisuse("no remote static key after its message"))?;
-        let mut signed = Vec::with_capacity(STATIC_KEY_DOMAIN.len() + DH_LEN);
-        signed.extend_from_slice(STATIC_KEY_DOMAIN);
-        signed.extend_from_slice(remote_static);
+        let mut signed = [0u8; STATIC_KEY_DOMAIN.len() + DH_LEN];
+        let (domain, key) = signed.split_at_mut(STATIC_KEY_DOMAIN.len());
+        domain.copy_from_slice(STATIC_KEY_DOMAIN);
+        key.copy_from_slice(
+            remote_static
+                .get(..DH_LEN)
+                .ok_or(Error::ApiMisuse("remote static key of the wrong length"))?,
+        );
         if !public_key.verify(&signed, &p.identity_sig) {
             return Err(Error::BadSignature);
         }

@@ -68,6 +68,36 @@ struct Inner {
     prologue: Vec<u8>,
     stream_muxers: Vec<String>,
     webtransport_certhashes: Vec<Vec<u8>>,
+    /// Our payload as initiator and as responder, encoded once per configuration (every
+    /// handshake sends the same bytes); `encode_payloads` after each edit.
+    payloads: [Vec<u8>; 2],
+}
+
+impl Inner {
+    fn encode_payloads(&mut self) {
+        let payload = |certhashes: &[Vec<u8>]| {
+            payload::Payload {
+                identity_key: self.identity_key.clone(),
+                identity_sig: self.identity_sig.clone(),
+                webtransport_certhashes: certhashes.to_vec(),
+                stream_muxers: self.stream_muxers.clone(),
+                has_extensions: false,
+            }
+            .encode()
+        };
+        // certificate hashes are the responder's (WebTransport server's) to send
+        self.payloads = [payload(&[]), payload(&self.webtransport_certhashes)];
+    }
+
+    /// The encoded payload this side sends.
+    fn payload(&self, initiator: bool) -> &[u8] {
+        let [i, r] = &self.payloads;
+        if initiator {
+            i
+        } else {
+            r
+        }
+    }
 }
 
 impl Config {
@@ -92,27 +122,33 @@ impl Config {
         signed.extend_from_slice(STATIC_KEY_DOMAIN);
         signed.extend_from_slice(&static_public);
         let identity_sig = identity.sign(&signed).map_err(Error::Signing)?;
+        let mut inner = Inner {
+            identity_key: identity.public().encode_protobuf(),
+            identity_sig,
+            static_key: Arc::new(static_key),
+            prologue: Vec::new(),
+            stream_muxers: Vec::new(),
+            webtransport_certhashes: Vec::new(),
+            payloads: [Vec::new(), Vec::new()],
+        };
+        inner.encode_payloads();
         Ok(Self {
-            inner: Arc::new(Inner {
-                identity_key: identity.public().encode_protobuf(),
-                identity_sig,
-                static_key: Arc::new(static_key),
-                prologue: Vec::new(),
-                stream_muxers: Vec::new(),
-                webtransport_certhashes: Vec::new(),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
-    fn edit(&mut self) -> &mut Inner {
+    /// Applies `f` to the settings and re-encodes the payloads.
+    fn edit(&mut self, f: impl FnOnce(&mut Inner)) {
         // copy-on-write: a clone taken earlier keeps its own settings
-        Arc::make_mut(&mut self.inner)
+        let inner = Arc::make_mut(&mut self.inner);
+        f(inner);
+        inner.encode_payloads();
     }
 
     /// The Noise prologue both sides must share (empty by default; WebRTC-direct sets one).
     #[must_use]
     pub fn with_prologue(mut self, prologue: &[u8]) -> Self {
-        self.edit().prologue = prologue.to_vec();
+        self.edit(|c| c.prologue = prologue.to_vec());
         self
     }
 
@@ -122,14 +158,15 @@ impl Config {
         mut self,
         muxers: I,
     ) -> Self {
-        self.edit().stream_muxers = muxers.into_iter().map(Into::into).collect();
+        let muxers = muxers.into_iter().map(Into::into).collect();
+        self.edit(|c| c.stream_muxers = muxers);
         self
     }
 
     /// WebTransport certificate hashes (multihashes) a responder advertises in message 2.
     #[must_use]
     pub fn with_webtransport_certhashes(mut self, hashes: Vec<Vec<u8>>) -> Self {
-        self.edit().webtransport_certhashes = hashes;
+        self.edit(|c| c.webtransport_certhashes = hashes);
         self
     }
 
