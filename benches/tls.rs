@@ -1,6 +1,7 @@
 //! TLS, side by side in one run on one core: p2psec's machines and rust-libp2p's
-//! libp2p-tls (both rustls 0.23 with aws-lc-rs and their default key-exchange group), and
-//! the raw AEAD of the suite p2psec negotiates.
+//! libp2p-tls (both rustls 0.23 with their default key-exchange group; p2psec on its
+//! crypto backend, aws-lc-rs or with `tls-ring` alone ring, libp2p-tls on its own
+//! provider), and the raw AEAD of the suite p2psec negotiates, from the same backend.
 //!
 //! Figures: a complete handshake, both sides, Ed25519 identities, with fresh certificates
 //! per connection on both sides (a new config each, p2psec and libp2p-tls:
@@ -164,7 +165,10 @@ fn libp2p_transfer(tx: &mut LibStream, rx: &mut LibStream, data: &[u8], buf: &mu
 
 /// Seal + open of the four 16 KiB records a 64 KiB write becomes, with `suite`'s AEAD.
 fn raw_aead(suite: &str) -> impl FnMut() {
+    #[cfg(feature = "aws-lc-rs")]
     use aws_lc_rs::aead;
+    #[cfg(not(feature = "aws-lc-rs"))]
+    use ring::aead;
     let alg = if suite.contains("AES_128_GCM") {
         &aead::AES_128_GCM
     } else if suite.contains("AES_256_GCM") {
@@ -308,8 +312,13 @@ fn main() {
     let now = now();
     let mut rng = BenchRng(1);
     println!(
-        "== TLS benchmark ({} run: {rounds} rounds of {samples} samples)",
-        if quick { "quick" } else { "full" }
+        "== TLS benchmark ({} run: {rounds} rounds of {samples} samples), p2psec on {}",
+        if quick { "quick" } else { "full" },
+        if cfg!(feature = "aws-lc-rs") {
+            "aws-lc-rs"
+        } else {
+            "ring"
+        }
     );
 
     let client_id = Keypair::generate(KeyType::Ed25519, &mut rng).expect("key");

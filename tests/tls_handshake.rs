@@ -650,8 +650,17 @@ mod raw {
         (theirs, ours)
     }
 
+    /// The plain rustls peer's provider, named: with p2psec on ring, rustls has both
+    /// providers compiled in (aws-lc-rs through the dev-dependencies), and no process
+    /// default can be chosen from its features.
+    fn peer_provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    }
+
     fn builder() -> rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert> {
-        ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+        ClientConfig::builder_with_provider(peer_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyServer))
     }
@@ -767,16 +776,15 @@ mod raw {
     fn a_server_certificate_without_the_libp2p_extension_is_refused_by_name() {
         // an ordinary self-signed certificate, served by plain rustls
         let plain = rcgen::generate_simple_self_signed(vec!["peer".to_string()]).unwrap();
-        let config =
-            rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-                .with_no_client_auth()
-                .with_single_cert(
-                    vec![CertificateDer::from(plain.cert.der().to_vec())],
-                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                        plain.signing_key.serialize_der(),
-                    )),
-                )
-                .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(peer_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(plain.cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain.signing_key.serialize_der())),
+            )
+            .unwrap();
         let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
         let t = two(&[], &[]);
         let mut client = Client::new(&t.client, None, NOW).unwrap();

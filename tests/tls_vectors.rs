@@ -831,10 +831,18 @@ fn a_flipped_byte_breaks_the_key_logged_handshake() {
 /// differently
 #[test]
 fn recorded_peer_flights_fail_a_new_machine() {
+    // the recorded ServerHellos chose X25519MLKEM768, which only the aws-lc-rs provider
+    // offers: a client on ring refuses them before any encrypted record
+    // (WrongGroupForKeyShare), so on ring only our server replays
+    let (roles, min_replays): (&[Role], usize) = if cfg!(feature = "aws-lc-rs") {
+        (&[Role::Client, Role::Server], 6)
+    } else {
+        (&[Role::Server], 3)
+    };
     let f = load();
     let mut replayed = 0;
     for s in &f.sessions {
-        for role in [Role::Client, Role::Server] {
+        for &role in roles {
             let Some(rec) = &s.side(role).p2psec else {
                 continue;
             };
@@ -891,7 +899,7 @@ fn recorded_peer_flights_fail_a_new_machine() {
             replayed += 1;
         }
     }
-    assert!(replayed >= 6, "{replayed} replays");
+    assert!(replayed >= min_replays, "{replayed} replays");
 }
 
 trait Machine {

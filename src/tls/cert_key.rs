@@ -1,17 +1,16 @@
 //! The certificate key: ECDSA P-256 with RFC 6979 nonces, the private scalar drawn from
-//! the caller's RNG, the point multiplications in aws-lc-rs and the scalar arithmetic in
-//! p256. Split from `certificate.rs` (the certificate itself and its verification).
+//! the caller's RNG, the point multiplications in the crypto backend (`backend.rs`:
+//! aws-lc-rs, or p256 itself on ring) and the scalar arithmetic in p256. Split from
+//! `certificate.rs` (the certificate itself and its verification).
 //!
-//! Why not a crate's signer: p256's RFC 6979 signer costs about 3x this (its base-point
-//! multiplication and the public-key recomputation in `to_pkcs8_der`), and aws-lc-rs's
-//! own ECDSA draws its nonces from aws-lc's generator, which the caller does not control
-//! (the certificate would no longer replay from a seed). The tests below pin this code to
-//! p256's output, byte for byte, for 64 keys, and to RFC 6979's own vector.
+//! Why not a crate's signer: p256's RFC 6979 signer costs about 3x this on aws-lc-rs (its
+//! base-point multiplication and the public-key recomputation in `to_pkcs8_der`), and the
+//! backends' own ECDSA draws its nonces from their generators, which the caller does not
+//! control (the certificate would no longer replay from a seed). The tests below pin this
+//! code to p256's output, byte for byte, for 64 keys, and to RFC 6979's own vector.
 
-use alloc::{format, vec::Vec};
+use alloc::vec::Vec;
 
-use aws_lc_rs::signature::{EcdsaKeyPair, EcdsaSigningAlgorithm, ECDSA_P256_SHA256_ASN1_SIGNING};
-use aws_lc_rs::{agreement, digest, hmac};
 use p256::ecdsa::Signature;
 use p256::elliptic_curve::ops::{Invert, Reduce};
 use p256::elliptic_curve::{Generate, PrimeField};
@@ -19,6 +18,8 @@ use p256::{FieldBytes, NonZeroScalar, Scalar};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
+use super::backend::signature::EcdsaKeyPair;
+use super::backend::{self, digest, hmac};
 use super::certificate::{der, generation};
 use super::Error;
 
@@ -26,18 +27,18 @@ use super::Error;
 ///
 /// The private scalar is drawn from the caller's RNG exactly as p256's
 /// `SigningKey::generate_from_rng` draws it, and the certificate is signed with RFC 6979
-/// nonces, so a seeded RNG gives the same certificate bytes as it always did. The point
-/// multiplications run in aws-lc-rs (a base-point multiplication there costs a sixth of
-/// the p256 crate's with its tables; a certificate went from about 180 to 55 µs when
-/// measured), the scalar arithmetic mod n in p256. aws-lc-rs's own ECDSA signing would be
-/// simpler but draws its nonces from aws-lc's generator, which the caller does not
-/// control.
+/// nonces, so a seeded RNG gives the same certificate bytes as it always did, on either
+/// backend. The point multiplications run in aws-lc-rs (a base-point multiplication there
+/// costs a sixth of the p256 crate's with its tables; a certificate went from about 180 to
+/// 55 µs when measured) or, on ring, in p256; the scalar arithmetic mod n in p256. The
+/// backends' own ECDSA signing would be simpler but draws its nonces from their
+/// generators, which the caller does not control.
 pub(super) struct CertKey {
     /// The private scalar `d`, big-endian.
     secret: Zeroizing<[u8; SCALAR_LEN]>,
     /// The uncompressed SEC1 point: the `subjectPublicKey` bits.
     point: Vec<u8>,
-    /// The same key in aws-lc-rs, for the TLS handshakes.
+    /// The same key in the crypto backend, for the TLS handshakes.
     pub(super) pair: EcdsaKeyPair,
 }
 
@@ -49,13 +50,7 @@ impl CertKey {
         let mut scalar = NonZeroScalar::generate_from_rng(rng);
         let secret = Zeroizing::new(<[u8; SCALAR_LEN]>::from(scalar.to_repr()));
         scalar.zeroize();
-        // aws-lc computes `d·G` from a key without its public half (and checks the pair,
-        // a second multiplication; the other loading paths tried cost a third)
-        let pair = EcdsaKeyPair::from_pkcs8(ECDSA_SIGNING, &pkcs8_der(&secret, None))
-            .map_err(|e| generation(&format!("aws-lc-rs refused the key: {e}")))?;
-        let point = aws_lc_rs::signature::KeyPair::public_key(&pair)
-            .as_ref()
-            .to_vec();
+        let (pair, point) = backend::load_p256(&secret).map_err(|e| generation(&e))?;
         Ok(Self {
             secret,
             point,
@@ -64,7 +59,7 @@ impl CertKey {
     }
 
     /// RFC 6979 §3.2 ECDSA over SHA-256, DER-encoded: the signature p256's
-    /// `SigningKey::sign` makes, with `k·G` computed by aws-lc-rs.
+    /// `SigningKey::sign` makes, with `k·G` computed by the crypto backend.
     fn sign_rfc6979(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {
         let hash = digest::digest(&digest::SHA256, msg);
         let hash = FieldBytes::try_from(hash.as_ref())
@@ -110,7 +105,7 @@ fn sign_with_nonce(
     z: &Scalar,
 ) -> Result<Option<Signature>, Error> {
     let k_bytes = Zeroizing::new(<[u8; SCALAR_LEN]>::from(k.to_repr()));
-    let big_r = base_point_mul(&k_bytes[..])?;
+    let big_r = backend::base_point_mul(&k_bytes[..]).map_err(|e| generation(&e))?;
     let x = big_r
         .get(1..=SCALAR_LEN)
         .and_then(|x| FieldBytes::try_from(x).ok())
@@ -125,7 +120,7 @@ fn sign_with_nonce(
 /// PKCS#8 v1 (RFC 5208) around an RFC 5915 `ECPrivateKey` for P-256 (curve in the
 /// PKCS#8 algorithm, not repeated in the `ECPrivateKey`), with the public key if given.
 /// Every buffer holding the scalar is allocated at its final size and wiped on drop.
-fn pkcs8_der(secret: &[u8; SCALAR_LEN], point: Option<&[u8]>) -> Zeroizing<Vec<u8>> {
+pub(super) fn pkcs8_der(secret: &[u8; SCALAR_LEN], point: Option<&[u8]>) -> Zeroizing<Vec<u8>> {
     let mut public_key = Vec::new();
     if let Some(point) = point {
         let mut bits = Vec::with_capacity(point.len() + 4);
@@ -153,21 +148,6 @@ const PKCS8_P256_ALGORITHM: &[u8] = &[
     0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
     0xce, 0x3d, 0x03, 0x01, 0x07,
 ];
-
-/// The ECDSA algorithm of our certificate keys, ASN.1 signatures as TLS carries them.
-const ECDSA_SIGNING: &EcdsaSigningAlgorithm = &ECDSA_P256_SHA256_ASN1_SIGNING;
-
-/// `scalar·G` on P-256 as an uncompressed SEC1 point, by aws-lc-rs (constant time:
-/// the scalar is secret). An ECDH private key is the one aws-lc-rs interface that
-/// multiplies the base point by a scalar of the caller's.
-fn base_point_mul(scalar: &[u8]) -> Result<Vec<u8>, Error> {
-    let key = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, scalar)
-        .map_err(|e| generation(&format!("aws-lc-rs refused a scalar: {e}")))?;
-    let point = key
-        .compute_public_key()
-        .map_err(|_| generation("aws-lc-rs could not compute a point"))?;
-    Ok(point.as_ref().to_vec())
-}
 
 /// RFC 6979 §3.2's HMAC-DRBG over SHA-256 for P-256, with `int2octets(x)` and
 /// `bits2octets(h1)` as its seed (the same generator as RustCrypto's `rfc6979`).
@@ -228,8 +208,8 @@ impl rcgen::PublicKeyData for CertKey {
 
 impl rcgen::SigningKey for CertKey {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        // rcgen's error has no room for a reason; the only failures are aws-lc-rs refusing
-        // a valid scalar, which does not happen
+        // rcgen's error has no room for a reason; the only failures are the backend
+        // refusing a valid scalar, which does not happen
         self.sign_rfc6979(msg)
             .map_err(|_| rcgen::Error::RemoteKeyError)
     }
@@ -278,7 +258,7 @@ mod tests {
                 theirs.verifying_key().to_sec1_point(false).as_bytes()
             );
             assert_eq!(
-                aws_lc_rs::signature::KeyPair::public_key(&ours.pair).as_ref(),
+                backend::signature::KeyPair::public_key(&ours.pair).as_ref(),
                 &ours.point[..]
             );
             assert_eq!(
@@ -311,17 +291,12 @@ mod tests {
             "A6E3C57DD01ABE90086538398355DD4C3B17AA873382B0F24D6129493D8AAD60"
         );
         // the signature with that key over "sample"
+        let secret = Zeroizing::new(<[u8; SCALAR_LEN]>::try_from(&x[..]).unwrap());
+        let (pair, point) = backend::load_p256(&secret).unwrap();
         let key = CertKey {
-            secret: Zeroizing::new(x.clone().try_into().unwrap()),
-            point: Vec::new(),
-            pair: EcdsaKeyPair::from_private_key_der(
-                ECDSA_SIGNING,
-                &p256::SecretKey::from_slice(&x)
-                    .unwrap()
-                    .to_sec1_der()
-                    .unwrap(),
-            )
-            .unwrap(),
+            secret,
+            point,
+            pair,
         };
         let signature = Signature::from_der(&key.sign_rfc6979(b"sample").unwrap()).unwrap();
         assert_eq!(

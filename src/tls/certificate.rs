@@ -14,7 +14,8 @@
 //! (extensions left unparsed: p2psec processes none but the libp2p one); the exact
 //! algorithm identifiers, the signed `tbsCertificate` bytes and the signature come from a
 //! small strict DER reader in this file, and signatures are verified with rustls-webpki's
-//! aws-lc-rs algorithms, matched to the certificate by their exact DER identifiers.
+//! algorithms of the crypto backend (`backend.rs`), matched to the certificate by their
+//! exact DER identifiers.
 
 use alloc::{
     format,
@@ -24,17 +25,17 @@ use alloc::{
 };
 use core::fmt;
 
-use aws_lc_rs::signature::EcdsaKeyPair;
 use rand_core::CryptoRng;
 use rustls::pki_types::SignatureVerificationAlgorithm;
 use rustls::SignatureScheme;
-use webpki::aws_lc_rs as algs;
 use x509_parser::certificate::X509CertificateParser;
 use x509_parser::nom::Parser;
 use x509_parser::time::ASN1Time;
 use x509_parser::x509::{AlgorithmIdentifier, X509Version};
 use zeroize::Zeroizing;
 
+use super::backend::signature::EcdsaKeyPair;
+use super::backend::webpki_algs as algs;
 use super::cert_key::CertKey;
 use super::{Error, EXTENSION_OID, SIGNING_PREFIX};
 use crate::identity::{Keypair, PeerId, PublicKey};
@@ -65,7 +66,7 @@ const ATTRIBUTE_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
 // ---- our certificate ----
 
 /// Our certificate and its private key, ready for rustls: the DER certificate, the
-/// PKCS#8 DER key (wiped on drop) and the key loaded once into aws-lc-rs for signing
+/// PKCS#8 DER key (wiped on drop) and the key loaded once into the crypto backend for signing
 /// handshakes. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct Certificate {
@@ -148,7 +149,7 @@ impl Certificate {
         &self.private_key_der
     }
 
-    /// The certificate key as aws-lc-rs holds it, for signing handshakes: loaded once
+    /// The certificate key as the crypto backend holds it, for signing handshakes: loaded once
     /// here, so no handshake or config parses the PKCS#8 key again.
     pub(crate) fn key_pair(&self) -> &Arc<EcdsaKeyPair> {
         &self.key_pair

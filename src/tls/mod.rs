@@ -117,10 +117,11 @@
 //! Not here: multistream-select (the `/tls/1.0.0` negotiation before the handshake, and the
 //! muxer negotiation after it when ALPN agreed only `libp2p`), sockets and timeouts (the
 //! adapters own the handshake deadline), and randomness inside TLS itself: rustls draws
-//! the ClientHello random and the ECDHE keys from aws-lc-rs's OS-seeded generator, so only
-//! the certificate comes from the caller's RNG and transcripts do not replay byte for
-//! byte.
+//! the ClientHello random and the ECDHE keys from the crypto backend's OS-seeded
+//! generator, so only the certificate comes from the caller's RNG and transcripts do not
+//! replay byte for byte.
 
+mod backend;
 mod cert_key;
 pub mod certificate;
 mod error;

@@ -2,9 +2,10 @@
 //! replaced on rustls's main branch, so a later move stays local).
 //!
 //! What is here:
-//! - [`LocalCert`]: our [`Certificate`] as a rustls `CertifiedKey` (its aws-lc-rs key
+//! - [`LocalCert`]: our [`Certificate`] as a rustls `CertifiedKey` (its backend key
 //!   pair behind rustls's `SigningKey` trait, no PKCS#8 round trip), with the crypto
-//!   provider every handshake uses (built once per process): aws-lc-rs, TLS 1.3 only,
+//!   provider every handshake uses (built once per process): the backend's (`backend.rs`:
+//!   aws-lc-rs, or ring), TLS 1.3 only,
 //!   cipher suites TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384,
 //!   TLS13_CHACHA20_POLY1305_SHA256 in that order (the client offers them so, the server
 //!   follows the client's order, rustls's default). rust-libp2p offers the same three.
@@ -46,7 +47,8 @@
 //! takes the application traffic keys out of it (`dangerous_extract_secrets`, with
 //! `enable_secret_extraction` set) together with the application traffic secrets (from
 //! a key log kept in memory, [`SecretLog`]: extracted keys alone cannot follow a
-//! KeyUpdate); `session.rs` then runs the TLS 1.3 record layer itself with aws-lc-rs.
+//! KeyUpdate); `session.rs` then runs the TLS 1.3 record layer itself with the crypto
+//! backend.
 //! Measured before this choice (quick bench, AES-128-GCM, 64 KiB writes): rustls's
 //! buffered record layer copies each byte four times (into and out of its queues on
 //! both sides) and reached about half the bare AEAD's throughput; `rustls::unbuffered`
@@ -55,10 +57,11 @@
 //!
 //! Not here: the call contracts and events (`handshake.rs`, `session.rs`), certificate
 //! rules (`certificate.rs`). Randomness inside TLS (the ClientHello and ServerHello
-//! randoms, the legacy session id, the ECDHE ephemeral keys) comes from aws-lc-rs's own
-//! OS-seeded generator: rustls's key-exchange groups draw their keys internally, so the
-//! caller's RNG reaches only the certificate key (made in `certificate.rs`), and TLS
-//! transcripts do not replay byte for byte. Tests compare outcomes, not bytes.
+//! randoms, the legacy session id, the ECDHE ephemeral keys) comes from the crypto
+//! backend's own OS-seeded generator: rustls's key-exchange groups draw their keys
+//! internally, so the caller's RNG reaches only the certificate key (made in
+//! `certificate.rs`), and TLS transcripts do not replay byte for byte. Tests compare
+//! outcomes, not bytes.
 
 use alloc::{boxed::Box, format, string::ToString, sync::Arc, vec, vec::Vec};
 use core::time::Duration;
@@ -66,11 +69,9 @@ use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use ::aws_lc_rs::rand::SystemRandom;
-use ::aws_lc_rs::signature::EcdsaKeyPair;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
-use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{Accepted, Acceptor, NoServerSessionStorage};
@@ -81,6 +82,9 @@ use rustls::{
     DistinguishedName, KeyLog, ServerConfig, SignatureScheme,
 };
 
+use super::backend::rand::SystemRandom;
+use super::backend::rustls_provider;
+use super::backend::signature::EcdsaKeyPair;
 use super::certificate::{self, Certificate, SignatureAlgorithm, Verified};
 use super::verified_cache::VerifiedCache;
 use super::Error;
@@ -127,17 +131,18 @@ pub(crate) fn next_record(bytes: &[u8]) -> Record {
     }
 }
 
-/// The crypto provider of every p2psec TLS connection: aws-lc-rs, with exactly the three
+/// The crypto provider of every p2psec TLS connection: the backend's (`backend.rs`:
+/// aws-lc-rs by default, ring with `tls-ring` alone), with exactly the three
 /// TLS 1.3 cipher suites, AES-GCM first (the server follows the client's order). Built
 /// once per process and shared: it holds no state, only the algorithm tables.
 fn provider() -> Arc<CryptoProvider> {
-    use aws_lc_rs::cipher_suite::{
+    use rustls_provider::cipher_suite::{
         TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
     };
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| {
-            let mut provider = aws_lc_rs::default_provider();
+            let mut provider = rustls_provider::default_provider();
             provider.cipher_suites = vec![
                 TLS13_AES_128_GCM_SHA256,
                 TLS13_AES_256_GCM_SHA384,
@@ -160,9 +165,9 @@ impl LocalCert {
     pub(crate) fn new(cert: &Certificate) -> Result<Self, Error> {
         // `CertifiedKey::from_der` would also compare the key with the certificate through
         // webpki, which refuses the critical libp2p extension; and loading the PKCS#8 key
-        // through the provider would parse and check it again in aws-lc (measured: about
-        // 17 µs, a third of what the certificate costs now). The certificate holds the key
-        // already loaded: sign with it directly.
+        // through the provider would parse and check it again in the backend (measured on
+        // aws-lc-rs: about 17 µs, a third of what the certificate costs now). The
+        // certificate holds the key already loaded: sign with it directly.
         let signing_key = Arc::new(CertificateKey(cert.key_pair().clone()));
         let chain = vec![CertificateDer::from(cert.der().to_vec())];
         Ok(Self {
@@ -174,8 +179,11 @@ impl LocalCert {
 
 /// Our certificate key as rustls signs with it: ECDSA P-256 with SHA-256, the one scheme
 /// our certificates allow (libp2p peers pin the `CertificateVerify` scheme to the
-/// certificate's algorithm). The same as rustls's own aws-lc-rs ECDSA key, without the
-/// PKCS#8 round trip; nonces come from aws-lc-rs like every other TLS random.
+/// certificate's algorithm). The same as rustls's own ECDSA key, without the PKCS#8 round
+/// trip. The signature is randomized on both backends: aws-lc-rs draws the nonce from
+/// aws-lc's generator (ignoring the `SystemRandom` passed), ring from that `SystemRandom`
+/// (the OS). Replay is unaffected: rustls's own randoms already come from the provider, so
+/// transcripts never replayed byte for byte.
 struct CertificateKey(Arc<EcdsaKeyPair>);
 
 impl core::fmt::Debug for CertificateKey {

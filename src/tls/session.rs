@@ -1,6 +1,7 @@
 //! An established libp2p TLS session: TLS 1.3 application-data records in both
-//! directions, sealed and opened here with aws-lc-rs under the application traffic keys
-//! the handshake's rustls connection hands over (`rustls_glue.rs`, `Engine::into_traffic`).
+//! directions, sealed and opened here with the crypto backend (aws-lc-rs or ring) under
+//! the application traffic keys the handshake's rustls connection hands over
+//! (`rustls_glue.rs`, `Engine::into_traffic`).
 //!
 //! [`Session`] keeps the machine verbs of STYLE.md: ciphertext in with
 //! [`Session::handle_input`] (whole records only), plaintext out with [`Session::read`],
@@ -42,10 +43,10 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::hkdf;
 use zeroize::Zeroizing;
 
+use super::backend::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use super::backend::{self, hkdf, RecordKey};
 use super::certificate::Verified;
 use super::rustls_glue::{
     alert_name, next_record, Aead, Direction, Engine, Record, MAX_RECORD_BODY_LEN,
@@ -140,7 +141,7 @@ fn suite(aead: Aead) -> (&'static aead::Algorithm, hkdf::Algorithm, usize) {
     }
 }
 
-/// An output length for aws-lc-rs's HKDF.
+/// An output length for the backend's HKDF.
 struct Len(usize);
 
 impl hkdf::KeyType for Len {
@@ -169,7 +170,7 @@ fn expand_label(hash: hkdf::Algorithm, secret: &[u8], label: &[u8], out: &mut [u
 /// the next key update derives from.
 struct Keys {
     aead: Aead,
-    key: LessSafeKey,
+    key: RecordKey,
     iv: [u8; 12],
     seq: u64,
     secret: Zeroizing<Vec<u8>>,
@@ -199,7 +200,7 @@ impl Keys {
         let key = UnboundKey::new(alg, &key).map_err(|_| internal("traffic key refused"))?;
         Ok(Self {
             aead,
-            key: LessSafeKey::new(key),
+            key: RecordKey::from(LessSafeKey::new(key)),
             iv,
             seq,
             secret,
@@ -459,9 +460,7 @@ impl Session {
         let nonce = self.rx.nonce().map_err(|e| (e, None))?;
         let mut aad = [0u8; RECORD_HEADER_LEN];
         aad.copy_from_slice(header);
-        self.rx
-            .key
-            .open_separate_gather(nonce, Aad::from(aad), ciphertext, tag, inner)
+        backend::open_into(&self.rx.key, nonce, Aad::from(aad), ciphertext, tag, inner)
             .map_err(|_| (Error::RecordAuthentication, Some(ALERT_BAD_RECORD_MAC)))?;
         // the content type is the last non-zero byte; zeros after it are padding
         let Some(len) = inner.iter().rposition(|b| *b != 0) else {
@@ -580,7 +579,7 @@ impl Session {
         let header = [CONTENT_APPLICATION_DATA, 3, 3, hi, lo];
         let nonce = self.tx.nonce()?;
         let at = self.out.len();
-        // sealed out of place, from `content` straight into the outgoing buffer
+        // sealed from `content` into the outgoing buffer (out of place on aws-lc-rs)
         self.out.resize(at + RECORD_HEADER_LEN + body, 0);
         let sealed = self
             .out
@@ -588,18 +587,15 @@ impl Session {
             .and_then(|record| record.split_at_mut_checked(RECORD_HEADER_LEN))
             .and_then(|(head, rest)| {
                 head.copy_from_slice(&header);
-                let (ciphertext, type_and_tag) = rest.split_at_mut_checked(content.len())?;
-                self.tx
-                    .key
-                    .seal_out_of_place_scatter(
-                        nonce,
-                        Aad::from(header),
-                        content,
-                        ciphertext,
-                        &[content_type],
-                        type_and_tag,
-                    )
-                    .ok()
+                backend::seal_into(
+                    &self.tx.key,
+                    nonce,
+                    Aad::from(header),
+                    content,
+                    content_type,
+                    rest,
+                )
+                .ok()
             });
         if sealed.is_none() {
             self.out.truncate(at);

@@ -20,8 +20,7 @@
 use alloc::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use aws_lc_rs::digest;
-
+use super::backend::digest;
 use super::certificate::{self, Validity, Verified};
 use super::Error;
 use crate::identity::PeerId;

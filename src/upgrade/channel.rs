@@ -187,7 +187,9 @@ impl SecureChannel {
         &mut self,
         mut f: impl FnMut(&[u8]) -> Result<usize, Error>,
     ) -> Result<(), Error> {
+        // irrefutable in a TLS-only build
         #[cfg(feature = "tls")]
+        #[allow(irrefutable_let_patterns)]
         if let Inner::Tls(session) = &mut self.inner {
             let waiting = session.readable();
             if waiting > 0 {
@@ -312,7 +314,9 @@ impl SecureChannel {
         } else {
             out.append(&mut self.out);
         }
+        // irrefutable in a TLS-only build
         #[cfg(feature = "tls")]
+        #[allow(irrefutable_let_patterns)]
         if let Inner::Tls(session) = &mut self.inner {
             n += session.poll_transmit(out);
         }
@@ -323,7 +327,9 @@ impl SecureChannel {
     /// message (the transport's end of stream says it).
     pub fn close(&mut self) {
         self.closed = true;
+        // irrefutable in a TLS-only build
         #[cfg(feature = "tls")]
+        #[allow(irrefutable_let_patterns)]
         if let Inner::Tls(session) = &mut self.inner {
             session.close();
         }
