@@ -129,14 +129,10 @@ fn check_p2psec_dial(out: &Output, muxer: &str) {
     assert!(stdout.contains(muxer), "{all}");
 }
 
-#[test]
-fn p2psec_dials_rust_legacy_listener() {
-    // the legacy peer offers yamux (0.8) and mplex; ours prefers yamux
-    let peer = Listening::spawn({
-        let mut c = Command::new(rust_peer());
-        c.args(["listen", "--muxer", "both"]);
-        c
-    });
+/// `p2psec dial` against a legacy listener: 3 pings and an echo of `echo` bytes over
+/// SECIO, with `muxer` agreed.
+fn p2psec_dials(listener: Command, echo: &str, muxer: &str) {
+    let peer = Listening::spawn(listener);
     let out = finish(p2psec(&[
         "dial",
         &peer.addr,
@@ -145,100 +141,84 @@ fn p2psec_dials_rust_legacy_listener() {
         "--ping",
         "3",
         "--echo",
-        "65536",
+        echo,
         "--json",
     ]));
-    check_p2psec_dial(&out, "/yamux/1.0.0");
+    check_p2psec_dial(&out, muxer);
 }
 
-#[test]
-fn p2psec_dials_rust_legacy_listener_over_mplex() {
-    let peer = Listening::spawn({
-        let mut c = Command::new(rust_peer());
-        c.args(["listen", "--muxer", "mplex"]);
-        c
-    });
-    let out = finish(p2psec(&[
-        "dial",
-        &peer.addr,
-        "--security",
-        SECURITY,
-        "--ping",
-        "3",
-        "--echo",
-        "1048576",
-        "--json",
-    ]));
-    check_p2psec_dial(&out, "/mplex/6.7.0");
-}
-
-#[test]
-fn rust_legacy_dials_p2psec_listener() {
-    let ours = Listening::spawn(p2psec(&[
+/// `p2psec listen` for a legacy dialer.
+fn p2psec_listener() -> Listening {
+    Listening::spawn(p2psec(&[
         "listen",
         "--addr",
         "/ip4/127.0.0.1/tcp/0",
         "--security",
         SECURITY,
-    ]));
+    ]))
+}
+
+/// A legacy dialer's output: success, 3 pings, the echo of `echo` bytes.
+fn check_legacy_dial(out: &Output, echo: &str, what: &str) {
+    let all = text(out);
+    assert!(out.status.success(), "{what}: {all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ping ")).count(),
+        3,
+        "{what}: {all}"
+    );
+    assert!(stdout.contains(&format!("echo {echo} ok")), "{what}: {all}");
+}
+
+fn rust_peer_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(rust_peer());
+    c.args(args);
+    c
+}
+
+#[test]
+fn p2psec_dials_rust_legacy_listener() {
+    // the legacy peer offers yamux (0.8) and mplex; ours prefers yamux
+    p2psec_dials(
+        rust_peer_cmd(&["listen", "--muxer", "both"]),
+        "65536",
+        "/yamux/1.0.0",
+    );
+}
+
+#[test]
+fn p2psec_dials_rust_legacy_listener_over_mplex() {
+    p2psec_dials(
+        rust_peer_cmd(&["listen", "--muxer", "mplex"]),
+        "1048576",
+        "/mplex/6.7.0",
+    );
+}
+
+#[test]
+fn rust_legacy_dials_p2psec_listener() {
+    let ours = p2psec_listener();
     for muxer in ["mplex", "yamux"] {
-        let out = finish({
-            let mut c = Command::new(rust_peer());
-            c.args([
-                "dial", &ours.addr, "--pings", "3", "--echo", "65536", "--muxer", muxer,
-            ]);
-            c
-        });
-        let all = text(&out);
-        assert!(out.status.success(), "{muxer}: {all}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            stdout.lines().filter(|l| l.starts_with("ping ")).count(),
-            3,
-            "{all}"
-        );
-        assert!(stdout.contains("echo 65536 ok"), "{all}");
+        let out = finish(rust_peer_cmd(&[
+            "dial", &ours.addr, "--pings", "3", "--echo", "65536", "--muxer", muxer,
+        ]));
+        check_legacy_dial(&out, "65536", muxer);
     }
 }
 
 #[test]
 fn p2psec_dials_js_legacy_listener() {
-    let peer = Listening::spawn(js_peer(&["listen"]));
-    let out = finish(p2psec(&[
-        "dial",
-        &peer.addr,
-        "--security",
-        SECURITY,
-        "--ping",
-        "3",
-        "--echo",
-        "1048576",
-        "--json",
-    ]));
-    check_p2psec_dial(&out, "/mplex/6.7.0");
+    p2psec_dials(js_peer(&["listen"]), "1048576", "/mplex/6.7.0");
 }
 
 #[test]
 fn js_legacy_dials_p2psec_listener() {
-    let ours = Listening::spawn(p2psec(&[
-        "listen",
-        "--addr",
-        "/ip4/127.0.0.1/tcp/0",
-        "--security",
-        SECURITY,
-    ]));
+    let ours = p2psec_listener();
     let out = finish(js_peer(&[
         "dial", &ours.addr, "--pings", "3", "--echo", "1048576",
     ]));
-    let all = text(&out);
-    assert!(out.status.success(), "{all}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        stdout.lines().filter(|l| l.starts_with("ping ")).count(),
-        3,
-        "{all}"
-    );
-    assert!(stdout.contains("echo 1048576 ok"), "{all}");
+    check_legacy_dial(&out, "1048576", "js");
 }
 
 #[test]

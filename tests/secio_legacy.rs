@@ -23,15 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use legacy_node::{node_config, run, Outcome, Role, Wire};
+use legacy_node::{node_config, run, Outcome, Role, Wire, NOISE_TLS_SECIO};
 use p2psec::upgrade::SecurityProtocol;
 use p2psec::PeerId;
-
-const ALL: &[SecurityProtocol] = &[
-    SecurityProtocol::Noise,
-    SecurityProtocol::Tls,
-    SecurityProtocol::Secio,
-];
 
 fn interop_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -259,7 +253,7 @@ fn p2psec_dials(peer: Peer, pings: usize, echo: usize) {
     let echo = echo_len(echo);
     let (_child, port, peer_id) = listen(peer);
     let (key_seed, run_seed) = (11, 12);
-    let (_, config) = node_config(key_seed, ALL);
+    let (_, config) = node_config(key_seed, NOISE_TLS_SECIO);
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let mut wire = Recording::new(tcp);
     let role = Role::Client { pings, echo };
@@ -290,7 +284,7 @@ fn p2psec_dials(peer: Peer, pings: usize, echo: usize) {
 fn legacy_dials(peer: Peer, echo: usize) {
     let echo = echo_len(echo);
     let (key_seed, run_seed) = (21, 22);
-    let (identity, config) = node_config(key_seed, ALL);
+    let (identity, config) = node_config(key_seed, NOISE_TLS_SECIO);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let addr = format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", identity.peer_id());
@@ -355,8 +349,8 @@ fn js_libp2p_0_29_dials_p2psec() {
 #[test]
 fn wrong_peer_id_is_refused_by_p2psec() {
     let (_child, port, _) = listen(Peer::Rust);
-    let (_, config) = node_config(31, ALL);
-    let other = node_config(32, ALL).0.peer_id();
+    let (_, config) = node_config(31, NOISE_TLS_SECIO);
+    let other = node_config(32, NOISE_TLS_SECIO).0.peer_id();
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let mut wire = Recording::new(tcp);
     let role = Role::Client { pings: 1, echo: 0 };

@@ -12,15 +12,9 @@ mod legacy_node;
 
 use std::path::Path;
 
-use legacy_node::{node_config, run, Role, Wire};
+use legacy_node::{node_config, run, Role, Wire, NOISE_TLS_SECIO};
 use p2psec::upgrade::SecurityProtocol;
 use p2psec::PeerId;
-
-const ALL: &[SecurityProtocol] = &[
-    SecurityProtocol::Noise,
-    SecurityProtocol::Tls,
-    SecurityProtocol::Secio,
-];
 
 struct Replay {
     chunks: std::vec::IntoIter<Vec<u8>>,
@@ -56,7 +50,7 @@ fn recorded_secio_sessions_replay_byte_for_byte() {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?");
         let key_seed = v["key_seed"].as_u64().expect("key_seed");
         let run_seed = v["run_seed"].as_u64().expect("run_seed");
-        let (_, config) = node_config(key_seed, ALL);
+        let (_, config) = node_config(key_seed, NOISE_TLS_SECIO);
         let chunks: Vec<Vec<u8>> = v["peer_chunks"]
             .as_array()
             .expect("peer_chunks")

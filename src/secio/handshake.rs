@@ -140,8 +140,7 @@ impl Handshake {
             events: VecDeque::new(),
             error: None,
         };
-        let propose = hs.local_propose.clone();
-        push_plain_frame(&mut hs.out, &propose);
+        push_plain_frame(&mut hs.out, &hs.local_propose);
         Ok(hs)
     }
 

@@ -150,7 +150,9 @@ const PKCS8_P256_ALGORITHM: &[u8] = &[
 ];
 
 /// RFC 6979 §3.2's HMAC-DRBG over SHA-256 for P-256, with `int2octets(x)` and
-/// `bits2octets(h1)` as its seed (the same generator as RustCrypto's `rfc6979`).
+/// `bits2octets(h1)` as its seed (the same generator as RustCrypto's `rfc6979`). Kept
+/// here rather than taken from that crate because its generator does not zeroize `K` and
+/// `V`, which derive from the private key; the RFC's own vector pins it (tests below).
 struct HmacDrbg {
     k: Zeroizing<[u8; SCALAR_LEN]>,
     v: Zeroizing<[u8; SCALAR_LEN]>,

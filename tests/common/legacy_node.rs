@@ -18,6 +18,12 @@ use p2psec::PeerId;
 
 pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
 pub(crate) const ECHO: &str = "/echo/1.0.0";
+/// How the SECIO tests configure p2psec: a modern node that also lists SECIO, last.
+pub(crate) const NOISE_TLS_SECIO: &[SecurityProtocol] = &[
+    SecurityProtocol::Noise,
+    SecurityProtocol::Tls,
+    SecurityProtocol::Secio,
+];
 /// Unix time of every recorded session (no certificate is involved with SECIO; the
 /// configuration still takes one).
 pub(crate) const NOW: u64 = 1_750_000_000;
@@ -245,6 +251,8 @@ struct App {
     echo_stream: Option<StreamId>,
     echo_sent: usize,
     echo_back: Vec<u8>,
+    /// Scratch space for reads from the channel and from streams.
+    scratch: Vec<u8>,
     done: bool,
 }
 
@@ -260,6 +268,7 @@ impl App {
             echo_stream: None,
             echo_sent: 0,
             echo_back: Vec::new(),
+            scratch: vec![0u8; 64 * 1024],
             done: false,
         }
     }
@@ -290,15 +299,17 @@ impl App {
         loop {
             let n = up.channel.handle_input(inbox).map_err(|e| e.to_string())?;
             inbox.drain(..n);
-            let mut buf = vec![0u8; 64 * 1024];
             let mut got = 0;
             loop {
-                let m = up.channel.read(&mut buf).map_err(|e| e.to_string())?;
+                let m = up
+                    .channel
+                    .read(&mut self.scratch)
+                    .map_err(|e| e.to_string())?;
                 if m == 0 {
                     break;
                 }
                 got += m;
-                plain.extend_from_slice(&buf[..m]);
+                plain.extend_from_slice(&self.scratch[..m]);
             }
             if got == 0 || inbox.is_empty() {
                 break;
@@ -389,20 +400,17 @@ impl App {
                         },
                     );
                 }
-                mplex::Event::Readable { id } => {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match self.mux.read(id, &mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if let Some(s) = self.streams.get_mut(&id) {
-                                    s.inbuf.extend_from_slice(&buf[..n]);
-                                }
+                mplex::Event::Readable { id } => loop {
+                    match self.mux.read(id, &mut self.scratch) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if let Some(s) = self.streams.get_mut(&id) {
+                                s.inbuf.extend_from_slice(&self.scratch[..n]);
                             }
-                            Err(_) => break,
                         }
+                        Err(_) => break,
                     }
-                }
+                },
                 mplex::Event::RemoteClosed { id } => {
                     if let Some(s) = self.streams.get_mut(&id) {
                         s.remote_closed = true;
