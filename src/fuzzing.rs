@@ -946,6 +946,11 @@ mod tls_tests {
 #[cfg(feature = "tls")]
 pub use tls_bodies::{tls_client, tls_server};
 
+#[cfg(feature = "tls")]
+mod tls_session;
+#[cfg(feature = "tls")]
+pub use tls_session::tls_session;
+
 /// Fuzz bodies for the TLS handshake machines: fixed identities, certificates and time, so
 /// everything p2psec decides replays. rustls draws its own randoms and key shares, so the
 /// recorded flights the bodies can start from are realistic records, not a replayable
@@ -996,7 +1001,7 @@ mod tls_bodies {
     impl rand_core::TryCryptoRng for FixedRng {}
 
     /// Both configurations and the flights of one real handshake between them.
-    struct Fixtures {
+    pub(super) struct Fixtures {
         client: Config,
         server: Config,
         server_id: PeerId,
@@ -1022,14 +1027,14 @@ mod tls_bodies {
         }
     }
 
-    fn new_client(f: &Fixtures) -> Client {
+    pub(super) fn new_client(f: &Fixtures) -> Client {
         match Client::new(&f.client, Some(f.server_id), NOW) {
             Ok(c) => c,
             Err(e) => panic!("fixture client: {e:?}"),
         }
     }
 
-    fn new_server(f: &Fixtures) -> Server {
+    pub(super) fn new_server(f: &Fixtures) -> Server {
         match Server::new(&f.server, NOW) {
             Ok(s) => s,
             Err(e) => panic!("fixture server: {e:?}"),
@@ -1067,7 +1072,7 @@ mod tls_bodies {
     }
 
     /// Made once per process: certificates cost signatures, the flights a handshake.
-    fn fixtures() -> &'static Fixtures {
+    pub(super) fn fixtures() -> &'static Fixtures {
         static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
         FIXTURES.get_or_init(make_fixtures)
     }

@@ -300,6 +300,50 @@ fn refused_muxer(
     (d, l)
 }
 
+/// After an error the dialer is poisoned: no event (not even the identity it proved
+/// before the failure, the security protocol it agreed), the same error again, and no
+/// byte beyond what it had queued before failing.
+#[test]
+fn a_failed_dialer_reports_no_event_and_sends_nothing_more() {
+    for security in [NOISE, TLS] {
+        let (dc, lc) = configs(&[security], &[security], false, false);
+        let dc = dc.with_muxers([YAMUX]).expect("muxers");
+        let lc = lc.with_muxers([MPLEX]).expect("muxers");
+        let (mut d, mut l) = machines(&dc, &lc, Some(lc.local_peer_id()));
+        // never polling the dialer's events, until it fails
+        let (mut to_l, mut to_d) = (Vec::new(), Vec::new());
+        let mut failed = None;
+        for _ in 0..MAX_FLIGHTS {
+            let _ = d.poll_transmit(&mut to_l);
+            let n = l.handle_input(&to_l).expect("the listener does not fail");
+            to_l.drain(..n);
+            while l.poll_event().is_some() {}
+            let _ = l.poll_transmit(&mut to_d);
+            match d.handle_input(&to_d) {
+                Ok(n) => drop(to_d.drain(..n)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = failed.expect("the dialer fails on the refused muxer");
+        assert_eq!(e, Error::MuxerNegotiation(no_protocol_agreed(YAMUX)));
+        assert_eq!(d.poll_event(), None, "{security}: an event after the error");
+        let mut before = Vec::new();
+        let _ = d.poll_transmit(&mut before);
+        assert_eq!(d.handle_input(b"more bytes"), Err(e.clone()));
+        assert_eq!(d.handle_input(&to_d), Err(e));
+        let mut after = Vec::new();
+        assert_eq!(
+            d.poll_transmit(&mut after),
+            0,
+            "{security}: bytes after the error"
+        );
+        assert_eq!(d.poll_event(), None);
+    }
+}
+
 /// Without early negotiation, a V1 dialer learns of the refusal before it completes.
 #[test]
 fn refused_muxer_fails_the_v1_dialer() {

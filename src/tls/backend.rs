@@ -14,6 +14,17 @@
 //! hashes and the randoms inside TLS), rustls-webpki's signature verification algorithms,
 //! the AEAD and HKDF of our record layer (`session.rs`), SHA-256 and HMAC (the verified
 //! certificate cache, RFC 6979 nonces) and ECDSA signing of `CertificateVerify`.
+//!
+//! What is wiped. Our code keeps every secret it holds in a zeroizing type: the traffic
+//! secrets and the key and IV derived from them (`session.rs`), the certificate scalar,
+//! its PKCS#8 and the RFC 6979 state (`cert_key.rs`). Inside the backend:
+//! - aws-lc-rs keeps its AEAD contexts and EC keys in memory aws-lc allocated, which
+//!   `OPENSSL_free` cleanses before freeing it, so record keys and the certificate key are
+//!   wiped when the session or the config is dropped;
+//! - ring's `LessSafeKey` (the AES or ChaCha20 key schedule) and `EcdsaKeyPair` (the
+//!   certificate's private scalar) are plain Rust values without zeroize: on `tls-ring`
+//!   they stay in freed memory until it is reused. Choose the default backend where that
+//!   matters (the `tls-ring` feature's docs say so too).
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "tls-ring")))]
 compile_error!(

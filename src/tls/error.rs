@@ -176,6 +176,27 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The peer sent more KeyUpdate messages in a row, with no application data between
+    /// them, than [`MAX_CONSECUTIVE_KEY_UPDATES`](super::MAX_CONSECUTIVE_KEY_UPDATES).
+    #[error("peer sent more than {max} KeyUpdates without data between them")]
+    TooManyKeyUpdates {
+        /// The limit.
+        max: usize,
+    },
+    /// The peer sent more empty application-data records in a row than
+    /// [`MAX_CONSECUTIVE_EMPTY_RECORDS`](super::MAX_CONSECUTIVE_EMPTY_RECORDS).
+    #[error("peer sent more than {max} empty records in a row")]
+    TooManyEmptyRecords {
+        /// The limit.
+        max: usize,
+    },
+    /// The peer sent more warning alerts than
+    /// [`MAX_WARNING_ALERTS`](super::MAX_WARNING_ALERTS) allows in one session.
+    #[error("peer sent more than {max} warning alerts")]
+    TooManyWarningAlerts {
+        /// The limit.
+        max: usize,
+    },
     /// The peer ended the connection with a fatal alert (for example `access_denied` when
     /// it refused our certificate or PeerId, `bad_certificate`, `decrypt_error`).
     #[error("peer sent TLS alert {description}")]

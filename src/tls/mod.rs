@@ -136,7 +136,10 @@ pub use handshake::{
     Client, Config, Event, Server, CERTIFICATE_RENEWAL_MARGIN_SECS, MAX_STREAM_MUXERS,
 };
 pub use rustls_glue::{MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
-pub use session::{Session, MAX_BUFFERED_PLAINTEXT, MAX_PENDING_CIPHERTEXT};
+pub use session::{
+    Session, MAX_BUFFERED_PLAINTEXT, MAX_CONSECUTIVE_EMPTY_RECORDS, MAX_CONSECUTIVE_KEY_UPDATES,
+    MAX_PENDING_CIPHERTEXT, MAX_WARNING_ALERTS,
+};
 pub use verified_cache::VERIFIED_CACHE_CAPACITY;
 
 /// The multistream-select protocol id.

@@ -531,7 +531,7 @@ pub(crate) struct Direction {
     /// rustls's write (or read) key for it: the record layer checks its own derivation.
     pub(crate) key: Secret,
     /// rustls's IV for it.
-    pub(crate) iv: [u8; 12],
+    pub(crate) iv: Zeroizing<[u8; 12]>,
     /// The next record's sequence number.
     pub(crate) seq: u64,
 }
@@ -848,7 +848,7 @@ impl Engine {
 /// The AEAD, key and IV of one direction's extracted secrets.
 fn traffic_keys(
     secrets: rustls::ConnectionTrafficSecrets,
-) -> Result<(Aead, Secret, [u8; 12]), Error> {
+) -> Result<(Aead, Secret, Zeroizing<[u8; 12]>), Error> {
     use rustls::ConnectionTrafficSecrets as S;
     let (aead, key, iv) = match secrets {
         S::Aes128Gcm { key, iv } => (Aead::Aes128Gcm, key, iv),
@@ -863,7 +863,11 @@ fn traffic_keys(
     let iv: [u8; 12] = iv.as_ref().try_into().map_err(|_| Error::Tls {
         reason: "unexpected IV length".to_string(),
     })?;
-    Ok((aead, Zeroizing::new(key.as_ref().to_vec()), iv))
+    Ok((
+        aead,
+        Zeroizing::new(key.as_ref().to_vec()),
+        Zeroizing::new(iv),
+    ))
 }
 
 /// Feeds all of `record` through `read_tls` (which may take it in several reads).

@@ -29,6 +29,14 @@
 //! keys by ourselves every [`KEY_UPDATE_INTERVAL`] records; a server's NewSessionTicket is
 //! ignored (resumption is disabled); any other handshake message is refused.
 //!
+//! Floods are cut as rustls and BoringSSL cut them: at most
+//! [`MAX_CONSECUTIVE_KEY_UPDATES`] KeyUpdates and [`MAX_CONSECUTIVE_EMPTY_RECORDS`] empty
+//! records between two records with data, at most [`MAX_WARNING_ALERTS`] warning alerts
+//! per session; each excess is its own error. Input never queues output: the answer to a
+//! requested KeyUpdate is sealed by the next `poll_transmit` (or ahead of our next record),
+//! so however the peer sends, the outgoing queue holds only what `write` let in, one
+//! owed KeyUpdate and the final alert.
+//!
 //! Closing follows TLS 1.3 (RFC 8446 §6.1): [`Session::close`] queues our close_notify
 //! and ends our writing; the peer's close_notify shows as [`Session::is_peer_closed`], after
 //! which everything the peer sent has been received and no further record is consumed.
@@ -43,7 +51,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::backend::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use super::backend::{self, hkdf, RecordKey};
@@ -87,6 +95,19 @@ pub(crate) const KEY_UPDATE_INTERVAL: u64 = 1 << 23;
 
 /// The AEAD tag of all three suites.
 const TAG_LEN: usize = 16;
+
+/// KeyUpdate messages accepted in a row, with no application data between them: 32, the
+/// limit of rustls and BoringSSL. Each one costs key derivations; a peer that sends more
+/// is flooding ([`Error::TooManyKeyUpdates`]).
+pub const MAX_CONSECUTIVE_KEY_UPDATES: usize = 32;
+
+/// Empty application-data records accepted in a row: 32, the limit of rustls and
+/// BoringSSL. Each costs an AEAD open and carries nothing ([`Error::TooManyEmptyRecords`]).
+pub const MAX_CONSECUTIVE_EMPTY_RECORDS: usize = 32;
+
+/// Warning alerts (`user_canceled`, the only one TLS 1.3 leaves) accepted in one session:
+/// 4, the limit of rustls and BoringSSL ([`Error::TooManyWarningAlerts`]).
+pub const MAX_WARNING_ALERTS: usize = 4;
 
 const CONTENT_ALERT: u8 = 21;
 const CONTENT_HANDSHAKE: u8 = 22;
@@ -167,13 +188,20 @@ fn expand_label(hash: hkdf::Algorithm, secret: &[u8], label: &[u8], out: &mut [u
 }
 
 /// One direction's record protection: key, IV, sequence number, and the traffic secret
-/// the next key update derives from.
+/// the next key update derives from. The secret is wiped by its type, the IV on drop; the
+/// AEAD key is the backend's (see `backend.rs` for what each backend wipes).
 struct Keys {
     aead: Aead,
     key: RecordKey,
     iv: [u8; 12],
     seq: u64,
     secret: Zeroizing<Vec<u8>>,
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        self.iv.zeroize();
+    }
 }
 
 impl Keys {
@@ -208,7 +236,7 @@ impl Keys {
     }
 
     fn from_handshake(aead: Aead, d: Direction) -> Result<Self, Error> {
-        Self::derive(aead, d.secret, d.seq, Some((&d.key, &d.iv)))
+        Self::derive(aead, d.secret, d.seq, Some((&d.key, &*d.iv)))
     }
 
     /// The keys after a KeyUpdate (RFC 8446 §7.2): the next secret, sequence 0.
@@ -264,6 +292,17 @@ pub struct Session {
     end: usize,
     /// The start of a post-handshake message whose rest is in later records.
     handshake: Vec<u8>,
+    /// The peer asked for a KeyUpdate we have not sent yet. Sealed by the next
+    /// `poll_transmit` or before our next record, never from `handle_input`: the read path
+    /// queues no output, so a peer cannot grow `out` by sending requests (RFC 8446 §4.6.3
+    /// asks for the answer only before our next application data; requests that arrive
+    /// before it is sent share one answer).
+    key_update_owed: bool,
+    /// KeyUpdates and empty records received since the last record with data.
+    key_updates: usize,
+    empty_records: usize,
+    /// Warning alerts received in this session.
+    warning_alerts: usize,
     closed: bool,
     peer_closed: bool,
     error: Option<Error>,
@@ -295,6 +334,10 @@ impl Session {
             start: 0,
             end: 0,
             handshake: Vec::new(),
+            key_update_owed: false,
+            key_updates: 0,
+            empty_records: 0,
+            warning_alerts: 0,
             closed: false,
             peer_closed: false,
             error: None,
@@ -474,6 +517,18 @@ impl Session {
                 if !self.handshake.is_empty() {
                     return Err(unexpected("data inside a handshake message"));
                 }
+                if len == 0 {
+                    self.empty_records += 1;
+                    if self.empty_records > MAX_CONSECUTIVE_EMPTY_RECORDS {
+                        let e = Error::TooManyEmptyRecords {
+                            max: MAX_CONSECUTIVE_EMPTY_RECORDS,
+                        };
+                        return Err((e, Some(ALERT_UNEXPECTED_MESSAGE)));
+                    }
+                } else {
+                    self.empty_records = 0;
+                    self.key_updates = 0;
+                }
                 Ok(len)
             }
             CONTENT_ALERT => {
@@ -506,8 +561,17 @@ impl Session {
                 self.peer_closed = true;
                 Ok(())
             }
-            // a warning before close_notify (RFC 8446 §6.1): nothing to do
-            [_, ALERT_USER_CANCELED] => Ok(()),
+            // a warning before close_notify (RFC 8446 §6.1): nothing to do, a few times
+            [_, ALERT_USER_CANCELED] => {
+                self.warning_alerts += 1;
+                if self.warning_alerts > MAX_WARNING_ALERTS {
+                    let e = Error::TooManyWarningAlerts {
+                        max: MAX_WARNING_ALERTS,
+                    };
+                    return Err((e, Some(ALERT_UNEXPECTED_MESSAGE)));
+                }
+                Ok(())
+            }
             [_, description] => Err((
                 Error::AlertReceived {
                     description: alert_name(description),
@@ -548,7 +612,7 @@ impl Session {
     }
 
     /// The peer's KeyUpdate (RFC 8446 §4.6.3): its next records use the next secret; when
-    /// it asks, we answer with our own KeyUpdate and roll our keys too.
+    /// it asks, we owe it our own KeyUpdate (sent by [`Session::answer_key_update`]).
     fn on_key_update(&mut self, request: u8) -> Result<(), Failure> {
         if request > 1 {
             let e = Error::InvalidMessage {
@@ -556,9 +620,24 @@ impl Session {
             };
             return Err((e, Some(ALERT_ILLEGAL_PARAMETER)));
         }
+        self.key_updates += 1;
+        if self.key_updates > MAX_CONSECUTIVE_KEY_UPDATES {
+            let e = Error::TooManyKeyUpdates {
+                max: MAX_CONSECUTIVE_KEY_UPDATES,
+            };
+            return Err((e, Some(ALERT_UNEXPECTED_MESSAGE)));
+        }
         self.rx = self.rx.next().map_err(|e| (e, None))?;
         if request == 1 && !self.closed {
-            self.update_tx().map_err(|e| (e, None))?;
+            self.key_update_owed = true;
+        }
+        Ok(())
+    }
+
+    /// Sends the KeyUpdate the peer asked for, if one is owed, and rolls our keys.
+    fn answer_key_update(&mut self) -> Result<(), Error> {
+        if core::mem::take(&mut self.key_update_owed) {
+            self.update_tx()?;
         }
         Ok(())
     }
@@ -607,6 +686,7 @@ impl Session {
     /// Seals a record, first rolling our keys when they have sealed
     /// [`KEY_UPDATE_INTERVAL`] records.
     fn seal(&mut self, content_type: u8, content: &[u8]) -> Result<(), Error> {
+        self.answer_key_update()?;
         if self.tx.seq >= KEY_UPDATE_INTERVAL {
             self.update_tx()?;
         }
@@ -666,6 +746,11 @@ impl Session {
     /// Appends the ciphertext to send now; returns how many bytes.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        if self.error.is_none() && !self.closed {
+            if let Err(e) = self.answer_key_update() {
+                self.fail((e, None));
+            }
+        }
         let n = self.out.len();
         if out.is_empty() {
             // hand over our buffer instead of copying it; the caller's becomes ours
@@ -674,6 +759,25 @@ impl Session {
             out.append(&mut self.out);
         }
         n
+    }
+
+    /// Ciphertext waiting for [`Session::poll_transmit`], in bytes.
+    pub fn pending_transmit(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Tests and fuzzing: seals one record as this side would send it, whatever it holds
+    /// (a KeyUpdate message of its own rolls our sending keys after it), so a peer can be
+    /// made to send what no honest one does.
+    pub(crate) fn seal_raw(&mut self, content_type: u8, content: &[u8]) -> Result<(), Error> {
+        self.seal_record(content_type, content)?;
+        if content_type == CONTENT_HANDSHAKE
+            && content.len() == 5
+            && content.first() == Some(&HANDSHAKE_KEY_UPDATE)
+        {
+            self.tx = self.tx.next()?;
+        }
+        Ok(())
     }
 
     /// Queues our close_notify (after any data already written): we send nothing more.
@@ -825,6 +929,127 @@ mod tests {
         c.write(b"rolled").unwrap();
         assert_eq!(c.tx.seq, 1);
         assert_eq!(deliver(&mut c, &mut s).unwrap(), b"rolled");
+    }
+
+    /// A KeyUpdate record of AES-128-GCM: header, the 5-byte message, type, tag.
+    const KEY_UPDATE_RECORD: usize = RECORD_HEADER_LEN + 5 + 1 + TAG_LEN;
+    /// A fatal alert record.
+    const ALERT_RECORD: usize = RECORD_HEADER_LEN + 2 + 1 + TAG_LEN;
+
+    fn key_update(from: &mut Session, request: u8) {
+        from.seal_raw(CONTENT_HANDSHAKE, &[HANDSHAKE_KEY_UPDATE, 0, 0, 1, request])
+            .unwrap();
+    }
+
+    /// Delivers `from`'s records to `to`, checking that reading queued no output at `to`
+    /// unless it failed (then one alert at most).
+    fn deliver_checked(from: &mut Session, to: &mut Session) -> Result<Vec<u8>, Error> {
+        let before = to.pending_transmit();
+        let got = deliver(from, to);
+        let grown = to.pending_transmit() - before;
+        match got {
+            Ok(_) => assert_eq!(grown, 0, "input queued output"),
+            Err(_) => assert!(grown <= ALERT_RECORD, "{grown} bytes after an error"),
+        }
+        got
+    }
+
+    #[test]
+    fn key_update_requests_queue_no_output_and_share_one_answer() {
+        let (mut c, mut s) = pair();
+        // 2,000 requests, each followed by data so the flood counter never trips
+        for i in 0..2_000u32 {
+            key_update(&mut c, 1);
+            c.write(&i.to_be_bytes()).unwrap();
+            assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), i.to_be_bytes());
+        }
+        // one answer at the next transmit, and the client follows it
+        let mut wire = Vec::new();
+        assert_eq!(s.poll_transmit(&mut wire), KEY_UPDATE_RECORD);
+        assert_eq!(c.handle_input(&wire), Ok(wire.len()));
+        let mut wire = Vec::new();
+        assert_eq!(s.poll_transmit(&mut wire), 0, "a second answer");
+        s.write(b"reply").unwrap();
+        assert_eq!(deliver(&mut s, &mut c).unwrap(), b"reply");
+        // an answer owed when the application writes goes ahead of its data
+        key_update(&mut c, 1);
+        assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), b"");
+        s.write(b"x").unwrap();
+        assert_eq!(
+            s.pending_transmit(),
+            KEY_UPDATE_RECORD + RECORD_HEADER_LEN + 2 + TAG_LEN
+        );
+        assert_eq!(deliver(&mut s, &mut c).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_key_update_flood_is_cut_after_the_limit() {
+        let (mut c, mut s) = pair();
+        for _ in 0..MAX_CONSECUTIVE_KEY_UPDATES {
+            key_update(&mut c, 1);
+        }
+        assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), b"");
+        // data resets the count
+        c.write(b"d").unwrap();
+        for _ in 0..MAX_CONSECUTIVE_KEY_UPDATES {
+            key_update(&mut c, 0);
+        }
+        assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), b"d");
+        key_update(&mut c, 1);
+        let flood = Error::TooManyKeyUpdates {
+            max: MAX_CONSECUTIVE_KEY_UPDATES,
+        };
+        assert_eq!(deliver_checked(&mut c, &mut s), Err(flood.clone()));
+        // poisoned: the same error, the alert and nothing else
+        assert_eq!(s.handle_input(&[]), Err(flood.clone()));
+        assert_eq!(s.write(b"x"), Err(flood));
+        let mut wire = Vec::new();
+        assert_eq!(s.poll_transmit(&mut wire), ALERT_RECORD);
+        assert_eq!(s.poll_transmit(&mut wire), 0);
+        assert_eq!(
+            c.handle_input(&wire),
+            Err(Error::AlertReceived {
+                description: "UnexpectedMessage".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_empty_record_flood_is_cut_after_the_limit() {
+        let (mut c, mut s) = pair();
+        for _ in 0..MAX_CONSECUTIVE_EMPTY_RECORDS {
+            c.seal_raw(CONTENT_APPLICATION_DATA, b"").unwrap();
+        }
+        c.write(b"data").unwrap();
+        for _ in 0..MAX_CONSECUTIVE_EMPTY_RECORDS {
+            c.seal_raw(CONTENT_APPLICATION_DATA, b"").unwrap();
+        }
+        assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), b"data");
+        c.seal_raw(CONTENT_APPLICATION_DATA, b"").unwrap();
+        let flood = Error::TooManyEmptyRecords {
+            max: MAX_CONSECUTIVE_EMPTY_RECORDS,
+        };
+        assert_eq!(deliver_checked(&mut c, &mut s), Err(flood.clone()));
+        assert_eq!(s.read(&mut [0; 8]), Err(flood));
+    }
+
+    #[test]
+    fn a_warning_alert_flood_is_cut_after_the_limit() {
+        let (mut c, mut s) = pair();
+        for _ in 0..MAX_WARNING_ALERTS {
+            c.seal_raw(CONTENT_ALERT, &[ALERT_WARNING, ALERT_USER_CANCELED])
+                .unwrap();
+            // data does not reset this one
+            c.write(b"d").unwrap();
+        }
+        assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), b"dddd");
+        c.seal_raw(CONTENT_ALERT, &[ALERT_WARNING, ALERT_USER_CANCELED])
+            .unwrap();
+        let flood = Error::TooManyWarningAlerts {
+            max: MAX_WARNING_ALERTS,
+        };
+        assert_eq!(deliver_checked(&mut c, &mut s), Err(flood.clone()));
+        assert_eq!(s.handle_input(&[]), Err(flood));
     }
 
     #[test]

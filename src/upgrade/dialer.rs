@@ -110,6 +110,8 @@ impl Dialer {
             _ => {}
         }
         self.stage = Stage::Gone;
+        // nothing more is reported: an identity proved before the failure is not a result
+        self.events.clear();
         self.error = Some(e.clone());
         e
     }
@@ -180,7 +182,11 @@ impl Dialer {
                         self.events.push_back(Event::SecurityAgreed(protocol));
                     }
                     if handshake.is_none() {
-                        let secret = self.ephemeral_secret.take().unwrap_or_default();
+                        // drawn once, at `new`: a second handshake never runs on a zeroed key
+                        let secret = self
+                            .ephemeral_secret
+                            .take()
+                            .ok_or(Error::ApiMisuse("a second handshake in one upgrade"))?;
                         let hs = Handshake::dialer(
                             protocol,
                             &self.config,

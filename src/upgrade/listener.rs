@@ -80,6 +80,8 @@ impl Listener {
         // a TLS alert or multistream answer the failed machine queued still goes out
         self.flush_failed();
         self.stage = Stage::Gone;
+        // nothing more is reported: an identity proved before the failure is not a result
+        self.events.clear();
         self.error = Some(e.clone());
         e
     }
@@ -161,7 +163,11 @@ impl Listener {
                 let protocol = SecurityProtocol::from_protocol_id(&id)
                     .ok_or(Error::ApiMisuse("multistream agreed an unknown protocol"))?;
                 self.events.push_back(Event::SecurityAgreed(protocol));
-                let secret = self.ephemeral_secret.take().unwrap_or_default();
+                // drawn once, at `new`: a second handshake never runs on a zeroed key
+                let secret = self
+                    .ephemeral_secret
+                    .take()
+                    .ok_or(Error::ApiMisuse("a second handshake in one upgrade"))?;
                 let hs = Handshake::listener(protocol, &self.config, self.now_unix, secret)?;
                 Ok((Stage::Handshake(protocol, hs), true))
             }
