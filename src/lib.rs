@@ -8,6 +8,7 @@
 //! | module | what it does | feature |
 //! |---|---|---|
 //! | [`identity`] | key pairs, the protobuf key encoding, [`PeerId`] | always |
+//! | [`machine`] | the [`Machine`] trait: the verbs every state machine shares | always |
 //! | [`multistream`] | multistream-select 1.0 dialer and listener | always |
 //! | [`multiaddr`] | the text multiaddr, its `/p2p/` PeerId and TCP address | always |
 //! | [`noise`] | `/noise`: the XX handshake with the libp2p payload, the transport | `noise` |
@@ -60,6 +61,7 @@ extern crate std;
 #[cfg(all(feature = "std", any(feature = "noise", feature = "tls")))]
 pub mod adapters;
 pub mod identity;
+pub mod machine;
 pub mod multiaddr;
 // `/mplex/6.7.0`, the legacy stream muxer (a plain comment: an outer doc comment would make
 // rustdoc resolve the module's own doc links from the crate root).
@@ -79,3 +81,4 @@ pub mod upgrade;
 pub mod fuzzing;
 
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
+pub use machine::Machine;

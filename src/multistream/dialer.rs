@@ -192,6 +192,29 @@ impl Dialer {
     }
 }
 
+impl crate::Machine for Dialer {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Dialer::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Dialer::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Dialer::poll_event(self)
+    }
+
+    /// Agreed on a protocol (not merely done: [`Dialer::is_done`] is also true after a
+    /// failure).
+    fn is_complete(&self) -> bool {
+        self.negotiated().is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,6 +219,29 @@ impl Listener {
     }
 }
 
+impl crate::Machine for Listener {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Listener::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Listener::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Listener::poll_event(self)
+    }
+
+    /// Agreed on a protocol (not merely done: [`Listener::is_done`] is also true after a
+    /// failure).
+    fn is_complete(&self) -> bool {
+        self.negotiated().is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

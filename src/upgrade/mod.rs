@@ -30,13 +30,14 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
-use core::str::FromStr;
+use ::core::fmt;
+use ::core::str::FromStr;
 use rand_core::CryptoRng;
 
 use crate::identity::{Keypair, PeerId};
 
 mod channel;
+mod core;
 mod dialer;
 mod error;
 mod handshake;

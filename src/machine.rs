@@ -1,0 +1,40 @@
+//! The one shape of every p2psec state machine (STYLE.md): bytes from the peer in, bytes
+//! for the peer and events out, no I/O, no clock, no hidden randomness.
+//!
+//! Each machine also has these verbs as inherent methods (callers need not import the
+//! trait); the trait lets one driver, one fuzz loop or one binding serve them all.
+//!
+//! # Call contract (the same for every machine)
+//! 1. Feed every byte from the peer to [`Machine::handle_input`]; it consumes what it can
+//!    use and returns how many bytes. Keep the rest and hand it over again with the next
+//!    bytes: unconsumed bytes after completion belong to the next layer.
+//! 2. Send what [`Machine::poll_transmit`] appends, and drain [`Machine::poll_event`],
+//!    after every call that may have produced either (construction included).
+//! 3. After an error the machine is poisoned: `handle_input` returns the same error again;
+//!    `poll_transmit` may still hand out the one final message the protocol requires (a
+//!    TLS alert, a multistream `na`), then nothing; no event follows the error.
+
+use alloc::vec::Vec;
+
+/// A sans-IO protocol machine.
+pub trait Machine {
+    /// What the machine reports: a negotiated protocol, a verified peer, completion.
+    type Event;
+    /// Why the machine failed: its layer's error enum.
+    type Error;
+
+    /// Bytes from the peer; returns how many were consumed (the rest stays with the
+    /// caller).
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Self::Error>;
+
+    /// Appends the bytes to send to the peer now; returns how many were appended.
+    #[must_use]
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
+
+    /// The next event, if any.
+    #[must_use]
+    fn poll_event(&mut self) -> Option<Self::Event>;
+
+    /// Whether the machine has finished its job, successfully.
+    fn is_complete(&self) -> bool;
+}
