@@ -2,15 +2,40 @@
 //! a handshake replays), the shared secret (fixed-width X, as native rust-libp2p and Node
 //! js-libp2p compute it; go strips leading zeros, see spec-notes), the key stretcher, and
 //! one direction's cipher and MAC.
+//!
+//! Every length rule here is fixed by construction: HMACs are keyed through a block-sized
+//! array (RFC 2104's own padding), the stretcher is a byte stream that fills each key of
+//! its exact size, and the MAC length is the tag type's own; what cannot be fixed by type
+//! is checked and fails with [`Error::Internal`], never with zeros or a panic.
+//!
+//! # Secrets, and how each is wiped
+//! | secret | held in | wiped |
+//! |---|---|---|
+//! | the 32-byte seed | `Handshake::seed`, `Zeroizing<[u8; 32]>` | on drop, and as soon as the ephemeral key is drawn |
+//! | the seed's HMAC-SHA512 DRBG output | [`CtOutput`] blocks gathered into a `Zeroizing<Vec<u8>>` | on drop |
+//! | a candidate scalar | elliptic-curve's `SecretKey` (`ZeroizeOnDrop`) | on drop |
+//! | the ephemeral scalar | [`EphemeralSecret`] (`ZeroizeOnDrop`, derived: elliptic-curve 0.14's `NonZeroScalar` is `Zeroize` but has no `Drop`) | on drop |
+//! | the ECDH shared secret | elliptic-curve's `SharedSecret` (`ZeroizeOnDrop`), copied into `Zeroizing<Vec<u8>>` | on drop |
+//! | HMAC key blocks (RFC 2104's padded key) | a block-sized array in [`keyed`] | right after keying |
+//! | the stretcher's `A(i)` and output blocks | [`CtOutput`] (`ZeroizeOnDrop` with digest's `zeroize`) | on drop and on every overwrite |
+//! | the stretched IVs, cipher and MAC keys | [`DirectionKeys`] (`ZeroizeOnDrop`) | on drop, once the session's ciphers are keyed |
+//! | the session's key streams (AES/Twofish key schedules, CTR counters) | `KeyStream` over ctr, aes and twofish with their `zeroize` features (`ZeroizeOnDrop`) | on drop |
+//! | keyed HMAC states (DRBG, stretcher, each direction's MAC) | hmac 0.13's `Hmac<Sha256/512>` | **only if sha2's `zeroize` feature is on**: `Hmac` has no `Drop` of its own, its two inner SHA-2 states wipe themselves only with that feature |
+//!
+//! The unit tests assert `ZeroizeOnDrop` for each type of the table that has it. Outside
+//! our reach: the transient copies the compiler makes when it moves a value, and the key
+//! block hmac 0.13 pads inside `new_from_slice` (not wiped there).
 
+use alloc::vec;
 use alloc::vec::Vec;
 use ctr::cipher::{KeyIvInit, StreamCipher};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::{CtOutput, Key, OutputSizeUser};
+use hmac::{EagerHash, Hmac, KeyInit, Mac};
 use sha2::{Sha256, Sha512};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::algorithms::{Cipher, Hash, KeyExchange};
-use super::Error;
+use super::algorithms::{Algorithm, Cipher, Hash, KeyExchange};
+use super::{Error, NONCE_LEN};
 
 /// IV length for every cipher (a 128-bit counter block).
 pub(crate) const IV_LEN: usize = 16;
@@ -19,7 +44,32 @@ pub(crate) const MAC_KEY_LEN: usize = 20;
 /// The stretcher's seed (spec).
 const KEY_EXPANSION: &[u8] = b"key expansion";
 
-/// An ephemeral ECDH secret on one of the three curves.
+/// HMAC keyed with `key`, of any length. RFC 2104 pads a key to the hash's block size and
+/// hashes a longer one first; doing that here and keying through the block-sized array
+/// (`KeyInit::new`) leaves no length to refuse, where `new_from_slice` returns a `Result`
+/// whose error a caller would have to invent a key for. The padded block is wiped.
+fn keyed<D: EagerHash>(key: &[u8]) -> Hmac<D> {
+    let mut block = Key::<Hmac<D>>::default();
+    if key.len() <= block.len() {
+        block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
+    } else {
+        // SHA-256 and SHA-512 digests are shorter than their blocks (32 < 64, 64 < 128)
+        let mut digest = D::digest(key);
+        block
+            .iter_mut()
+            .zip(digest.iter())
+            .for_each(|(b, k)| *b = *k);
+        digest.as_mut_slice().zeroize();
+    }
+    let mac = <Hmac<D> as KeyInit>::new(&block);
+    block.as_mut_slice().zeroize();
+    mac
+}
+
+/// An ephemeral ECDH secret on one of the three curves, wiped on drop (elliptic-curve
+/// 0.14's `NonZeroScalar` implements `Zeroize` but does not call it when dropped; the
+/// derive does, variant by variant).
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) enum EphemeralSecret {
     P256(p256::NonZeroScalar),
     P384(p384::NonZeroScalar),
@@ -37,6 +87,7 @@ macro_rules! on_curve {
                     *top &= 0x01;
                 }
             }
+            // `SecretKey` is ZeroizeOnDrop: the candidate is wiped when it goes
             if let Ok(secret) = $curve::SecretKey::from_slice(&bytes) {
                 result = Some(secret.to_nonzero_scalar());
                 break;
@@ -85,7 +136,7 @@ impl EphemeralSecret {
         remote_point: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let bad = Error::BadEphemeralKey {
-            curve: super::algorithms::Algorithm::name(curve),
+            curve: Algorithm::name(curve),
         };
         // the spec's encoding is uncompressed; a compressed point would also decode, so
         // refuse it by its shape first
@@ -95,6 +146,7 @@ impl EphemeralSecret {
         macro_rules! dh {
             ($curve:ident, $secret:expr) => {{
                 let public = $curve::PublicKey::from_sec1_bytes(remote_point).map_err(|_| bad)?;
+                // `SharedSecret` is ZeroizeOnDrop; the copy is in `Zeroizing`
                 let shared = $curve::ecdh::diffie_hellman($secret, public.as_affine());
                 Zeroizing::new(shared.raw_secret_bytes().to_vec())
             }};
@@ -103,21 +155,23 @@ impl EphemeralSecret {
             Self::P256(s) if curve == KeyExchange::P256 => dh!(p256, s),
             Self::P384(s) if curve == KeyExchange::P384 => dh!(p384, s),
             Self::P521(s) if curve == KeyExchange::P521 => dh!(p521, s),
-            _ => return Err(Error::ApiMisuse("ephemeral key on another curve")),
+            _ => return Err(Error::Internal("ephemeral key on another curve")),
         })
     }
 }
 
 /// `len` bytes of HMAC-SHA512(seed, "secio ephemeral" || counter || block).
 fn expand(seed: &[u8; 32], counter: u8, len: usize) -> Zeroizing<Vec<u8>> {
+    let drbg = keyed::<Sha512>(seed);
     let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
     let mut block = 0u8;
     while out.len() < len {
-        let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(seed)
-            .unwrap_or_else(|_| <Hmac<Sha512> as KeyInit>::new(&Default::default()));
-        mac.update(b"secio ephemeral");
-        mac.update(&[counter, block]);
-        out.extend_from_slice(&mac.finalize().into_bytes());
+        let output = drbg
+            .clone()
+            .chain_update(b"secio ephemeral")
+            .chain_update([counter, block])
+            .finalize();
+        out.extend_from_slice(output.as_bytes());
         block = block.wrapping_add(1);
     }
     out.truncate(len);
@@ -126,86 +180,117 @@ fn expand(seed: &[u8; 32], counter: u8, len: usize) -> Zeroizing<Vec<u8>> {
 
 /// 16 public nonce bytes from the seed, independent of the ephemeral scalar (another
 /// HMAC label).
-pub(crate) fn nonce_from_seed(seed: &[u8; 32]) -> [u8; 16] {
-    let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(seed)
-        .unwrap_or_else(|_| <Hmac<Sha512> as KeyInit>::new(&Default::default()));
-    mac.update(b"secio nonce");
-    let digest = mac.finalize().into_bytes();
-    let mut nonce = [0u8; 16];
-    nonce.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
-    nonce
+pub(crate) fn nonce_from_seed(seed: &[u8; 32]) -> Result<[u8; NONCE_LEN], Error> {
+    let output = keyed::<Sha512>(seed)
+        .chain_update(b"secio nonce")
+        .finalize();
+    output
+        .as_bytes()
+        .first_chunk::<NONCE_LEN>()
+        .copied()
+        .ok_or(Error::Internal("HMAC-SHA512 output shorter than a nonce"))
 }
 
-/// One direction's keys out of the stretcher: IV, cipher key, MAC key.
+/// One direction's keys out of the stretcher: IV, cipher key, MAC key. Wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct DirectionKeys {
     pub(crate) iv: [u8; IV_LEN],
     pub(crate) cipher_key: Zeroizing<Vec<u8>>,
     pub(crate) mac_key: Zeroizing<[u8; MAC_KEY_LEN]>,
 }
 
-impl Drop for DirectionKeys {
-    fn drop(&mut self) {
-        self.iv.zeroize();
+/// The key stretcher (spec step 6, the TLS 1.0 `P_hash` shape): two halves of
+/// `IV | cipher key | MAC key`, the first and the second. The halves are read from the
+/// `P_hash` byte stream field by field, each filling exactly its own size, so no split
+/// of a buffer can disagree with the layout; the bytes are those of the spec's
+/// `2 * (16 + key_len + 20)`-byte output.
+pub(crate) fn stretch(hash: Hash, cipher: Cipher, secret: &[u8]) -> (DirectionKeys, DirectionKeys) {
+    fn halves<D: EagerHash>(secret: &[u8], cipher: Cipher) -> (DirectionKeys, DirectionKeys) {
+        let mut stream = Stretcher::<D>::new(secret);
+        let first = stream.direction(cipher);
+        let second = stream.direction(cipher);
+        (first, second)
+    }
+    match hash {
+        Hash::Sha256 => halves::<Sha256>(secret, cipher),
+        Hash::Sha512 => halves::<Sha512>(secret, cipher),
     }
 }
 
-/// The key stretcher (spec step 6, the TLS 1.0 `P_hash` shape): two halves of
-/// `IV | cipher key | MAC key`, the first and the second.
-pub(crate) fn stretch(hash: Hash, cipher: Cipher, secret: &[u8]) -> (DirectionKeys, DirectionKeys) {
-    let half = IV_LEN + cipher.key_len() + MAC_KEY_LEN;
-    let out = match hash {
-        Hash::Sha256 => p_hash::<Hmac<Sha256>>(secret, 2 * half),
-        Hash::Sha512 => p_hash::<Hmac<Sha512>>(secret, 2 * half),
-    };
-    let split = |bytes: &[u8]| {
-        let (iv, rest) = bytes.split_at(IV_LEN.min(bytes.len()));
-        let (key, mac) = rest.split_at(cipher.key_len().min(rest.len()));
+/// The stretcher's output as an endless byte stream: `A(0) = H(seed)`; each block is
+/// `H(A(i) || seed)`, then `A(i+1) = H(A(i))`, with `H` the HMAC keyed by the secret and
+/// `seed` = "key expansion".
+struct Stretcher<D: EagerHash> {
+    keyed: Hmac<D>,
+    a: CtOutput<Hmac<D>>,
+    block: CtOutput<Hmac<D>>,
+    /// Bytes of `block` already handed out (all of it before the first block).
+    used: usize,
+}
+
+impl<D: EagerHash> Stretcher<D> {
+    fn new(secret: &[u8]) -> Self {
+        let keyed = keyed::<D>(secret);
+        let a = keyed.clone().chain_update(KEY_EXPANSION).finalize();
+        let block = CtOutput::new(Default::default());
+        let used = block.as_bytes().len();
+        Self {
+            keyed,
+            a,
+            block,
+            used,
+        }
+    }
+
+    /// Fills `out` with the next bytes of the stream.
+    fn fill(&mut self, out: &mut [u8]) {
+        for byte in out {
+            // a block is a whole digest, never empty: at most one refill per byte
+            let next = loop {
+                if let Some(b) = self.block.as_bytes().get(self.used) {
+                    break *b;
+                }
+                self.next_block();
+            };
+            self.used += 1;
+            *byte = next;
+        }
+    }
+
+    fn next_block(&mut self) {
+        // the overwritten outputs are CtOutputs: wiped as they are dropped
+        self.block = self
+            .keyed
+            .clone()
+            .chain_update(self.a.as_bytes())
+            .chain_update(KEY_EXPANSION)
+            .finalize();
+        self.a = self
+            .keyed
+            .clone()
+            .chain_update(self.a.as_bytes())
+            .finalize();
+        self.used = 0;
+    }
+
+    /// One half of the layout: `IV(16) | CipherKey(key_len) | MacKey(20)`.
+    fn direction(&mut self, cipher: Cipher) -> DirectionKeys {
         let mut keys = DirectionKeys {
             iv: [0u8; IV_LEN],
-            cipher_key: Zeroizing::new(key.to_vec()),
+            cipher_key: Zeroizing::new(vec![0u8; cipher.key_len()]),
             mac_key: Zeroizing::new([0u8; MAC_KEY_LEN]),
         };
-        keys.iv
-            .copy_from_slice(iv.get(..IV_LEN).unwrap_or(&[0u8; IV_LEN]));
-        if let Some(mac) = mac.get(..MAC_KEY_LEN) {
-            keys.mac_key.copy_from_slice(mac);
-        }
+        self.fill(&mut keys.iv);
+        self.fill(&mut keys.cipher_key);
+        self.fill(&mut keys.mac_key[..]);
         keys
-    };
-    let (first, second) = out.split_at(half.min(out.len()));
-    (split(first), split(second))
-}
-
-/// `a = H(seed)`; repeat: output `H(a || seed)`, `a = H(a)`.
-pub(crate) fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
-    let keyed = <M as KeyInit>::new_from_slice(secret)
-        .unwrap_or_else(|_| <M as KeyInit>::new(&Default::default()));
-    let mut a = Zeroizing::new(
-        keyed
-            .clone()
-            .chain_update(KEY_EXPANSION)
-            .finalize()
-            .into_bytes()
-            .to_vec(),
-    );
-    let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
-    while out.len() < len {
-        let b = keyed
-            .clone()
-            .chain_update(&a[..])
-            .chain_update(KEY_EXPANSION)
-            .finalize()
-            .into_bytes();
-        let take = (len - out.len()).min(b.len());
-        out.extend_from_slice(b.get(..take).unwrap_or_default());
-        let next = keyed.clone().chain_update(&a[..]).finalize().into_bytes();
-        a.clear();
-        a.extend_from_slice(&next);
     }
-    out
 }
 
-/// A CTR key stream that continues across frames and is never reset (spec).
+/// A CTR key stream that continues across frames and is never reset (spec). Every
+/// variant is ZeroizeOnDrop (ctr, aes and twofish with their `zeroize` features), which
+/// the derive checks.
+#[derive(ZeroizeOnDrop)]
 enum KeyStream {
     Aes128(ctr::Ctr128BE<aes::Aes128>),
     Aes256(ctr::Ctr128BE<aes::Aes256>),
@@ -214,7 +299,7 @@ enum KeyStream {
 
 impl KeyStream {
     fn new(cipher: Cipher, keys: &DirectionKeys) -> Result<Self, Error> {
-        let bad = |_| Error::ApiMisuse("stretched key of the wrong length");
+        let bad = |_| Error::Internal("stretched cipher key of the wrong length");
         let (key, iv) = (&keys.cipher_key[..], &keys.iv[..]);
         Ok(match cipher {
             Cipher::Aes128 => Self::Aes128(KeyIvInit::new_from_slices(key, iv).map_err(bad)?),
@@ -240,16 +325,19 @@ enum Tagger {
 }
 
 impl Tagger {
-    fn new(hash: Hash, key: &[u8]) -> Result<Self, Error> {
-        let bad = |_| Error::ApiMisuse("MAC key refused");
-        Ok(match hash {
-            Hash::Sha256 => {
-                Self::Sha256(<Hmac<Sha256> as KeyInit>::new_from_slice(key).map_err(bad)?)
-            }
-            Hash::Sha512 => {
-                Self::Sha512(<Hmac<Sha512> as KeyInit>::new_from_slice(key).map_err(bad)?)
-            }
-        })
+    fn new(hash: Hash, key: &[u8]) -> Self {
+        match hash {
+            Hash::Sha256 => Self::Sha256(keyed::<Sha256>(key)),
+            Hash::Sha512 => Self::Sha512(keyed::<Sha512>(key)),
+        }
+    }
+
+    /// The tag length: the full output of this HMAC's type (32 or 64 bytes).
+    fn mac_len(&self) -> usize {
+        match self {
+            Self::Sha256(_) => <Hmac<Sha256> as OutputSizeUser>::output_size(),
+            Self::Sha512(_) => <Hmac<Sha512> as OutputSizeUser>::output_size(),
+        }
     }
 }
 
@@ -257,35 +345,38 @@ impl Tagger {
 pub(crate) struct DirectionCipher {
     stream: KeyStream,
     tagger: Tagger,
-    mac_len: usize,
 }
 
 impl DirectionCipher {
     pub(crate) fn new(cipher: Cipher, hash: Hash, keys: &DirectionKeys) -> Result<Self, Error> {
         Ok(Self {
             stream: KeyStream::new(cipher, keys)?,
-            tagger: Tagger::new(hash, &keys.mac_key[..])?,
-            mac_len: hash.mac_len(),
+            tagger: Tagger::new(hash, &keys.mac_key[..]),
         })
     }
 
     pub(crate) fn mac_len(&self) -> usize {
-        self.mac_len
+        self.tagger.mac_len()
     }
 
-    /// Encrypts `body` in place and writes its MAC into `tag` (`mac_len` bytes).
-    pub(crate) fn seal(&mut self, body: &mut [u8], tag: &mut [u8]) {
+    /// Encrypts `body` in place and writes its MAC into `tag`, which must be
+    /// [`DirectionCipher::mac_len`] bytes. On an error nothing changed: neither the buffers
+    /// nor the key stream.
+    pub(crate) fn seal(&mut self, body: &mut [u8], tag: &mut [u8]) -> Result<(), Error> {
+        if tag.len() != self.mac_len() {
+            return Err(Error::Internal("MAC slot of the wrong length"));
+        }
         self.stream.apply(body);
+        // `mac_len` is the output size of the tag's type: the lengths are equal
         match &self.tagger {
             Tagger::Sha256(m) => {
-                let t = m.clone().chain_update(&*body).finalize().into_bytes();
-                tag.copy_from_slice(t.get(..tag.len()).unwrap_or_default());
+                tag.copy_from_slice(m.clone().chain_update(&*body).finalize().as_bytes())
             }
             Tagger::Sha512(m) => {
-                let t = m.clone().chain_update(&*body).finalize().into_bytes();
-                tag.copy_from_slice(t.get(..tag.len()).unwrap_or_default());
+                tag.copy_from_slice(m.clone().chain_update(&*body).finalize().as_bytes())
             }
         }
+        Ok(())
     }
 
     /// Checks `tag` over `body` in constant time; nothing is decrypted unless it holds.
@@ -306,19 +397,154 @@ impl DirectionCipher {
 mod tests {
     use super::*;
 
+    /// The spec's `P_hash` written out plainly, independent of [`Stretcher`].
+    fn reference_p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], len: usize) -> Vec<u8> {
+        let keyed = <M as KeyInit>::new_from_slice(secret).unwrap();
+        let mut a = keyed
+            .clone()
+            .chain_update(KEY_EXPANSION)
+            .finalize()
+            .into_bytes()
+            .to_vec();
+        let mut out = Vec::new();
+        while out.len() < len {
+            let b = keyed
+                .clone()
+                .chain_update(&a)
+                .chain_update(KEY_EXPANSION)
+                .finalize();
+            out.extend_from_slice(&b.into_bytes());
+            a = keyed
+                .clone()
+                .chain_update(&a)
+                .finalize()
+                .into_bytes()
+                .to_vec();
+        }
+        out.truncate(len);
+        out
+    }
+
     #[test]
     fn stretch_layout_and_lengths() {
-        let (k1, k2) = stretch(Hash::Sha256, Cipher::Aes128, b"shared secret");
-        assert_eq!(k1.cipher_key.len(), 16);
-        assert_eq!(k2.cipher_key.len(), 16);
-        // the two halves are consecutive slices of one P_hash output
-        let all = p_hash::<Hmac<Sha256>>(b"shared secret", 2 * (16 + 16 + 20));
-        assert_eq!(&all[..16], &k1.iv[..]);
-        assert_eq!(&all[16..32], &k1.cipher_key[..]);
-        assert_eq!(&all[32..52], &k1.mac_key[..]);
-        assert_eq!(&all[52..68], &k2.iv[..]);
-        let (k1, _) = stretch(Hash::Sha512, Cipher::Aes256, b"x");
-        assert_eq!(k1.cipher_key.len(), 32);
+        for (hash, cipher) in [
+            (Hash::Sha256, Cipher::Aes128),
+            (Hash::Sha256, Cipher::Aes256),
+            (Hash::Sha512, Cipher::Aes128),
+            (Hash::Sha512, Cipher::TwofishCtr),
+        ] {
+            // 66 bytes: a P-521 secret, longer than SHA-256's block, so HMAC hashes it
+            for secret in [&b"shared secret"[..], &[7u8; 66][..]] {
+                let (k1, k2) = stretch(hash, cipher, secret);
+                let key_len = cipher.key_len();
+                let half = IV_LEN + key_len + MAC_KEY_LEN;
+                let all = match hash {
+                    Hash::Sha256 => reference_p_hash::<Hmac<Sha256>>(secret, 2 * half),
+                    Hash::Sha512 => reference_p_hash::<Hmac<Sha512>>(secret, 2 * half),
+                };
+                for (k, at) in [(&k1, 0), (&k2, half)] {
+                    assert_eq!(&all[at..at + IV_LEN], &k.iv[..]);
+                    assert_eq!(&all[at + IV_LEN..at + IV_LEN + key_len], &k.cipher_key[..]);
+                    assert_eq!(&all[at + IV_LEN + key_len..at + half], &k.mac_key[..]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keying_through_the_block_is_hmac() {
+        let msg = b"secio";
+        for len in 0..300usize {
+            let key: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
+            let want = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+            assert_eq!(
+                keyed::<Sha256>(&key)
+                    .chain_update(msg)
+                    .finalize()
+                    .into_bytes(),
+                want.chain_update(msg).finalize().into_bytes(),
+                "SHA-256, {len}-byte key"
+            );
+            let want = <Hmac<Sha512> as KeyInit>::new_from_slice(&key).unwrap();
+            assert_eq!(
+                keyed::<Sha512>(&key)
+                    .chain_update(msg)
+                    .finalize()
+                    .into_bytes(),
+                want.chain_update(msg).finalize().into_bytes(),
+                "SHA-512, {len}-byte key"
+            );
+        }
+    }
+
+    #[test]
+    fn mac_len_is_the_tag_type_output() {
+        for hash in [Hash::Sha256, Hash::Sha512] {
+            assert_eq!(Tagger::new(hash, b"k").mac_len(), hash.mac_len());
+        }
+    }
+
+    /// The types that hold SECIO's secrets wipe themselves when dropped (compile-time).
+    #[test]
+    fn secret_holders_are_zeroize_on_drop() {
+        fn assert_zod<T: ZeroizeOnDrop>() {}
+        // the seed, the DRBG blocks, the shared secret's copy, the cipher key
+        assert_zod::<Zeroizing<[u8; 32]>>();
+        assert_zod::<Zeroizing<Vec<u8>>>();
+        assert_zod::<Zeroizing<[u8; MAC_KEY_LEN]>>();
+        // HMAC outputs: DRBG blocks, the stretcher's A(i) and blocks
+        assert_zod::<CtOutput<Hmac<Sha256>>>();
+        assert_zod::<CtOutput<Hmac<Sha512>>>();
+        // a candidate scalar, the ephemeral scalar, the ECDH result
+        assert_zod::<p256::SecretKey>();
+        assert_zod::<p384::SecretKey>();
+        assert_zod::<p521::SecretKey>();
+        assert_zod::<EphemeralSecret>();
+        assert_zod::<p256::ecdh::SharedSecret>();
+        assert_zod::<p384::ecdh::SharedSecret>();
+        assert_zod::<p521::ecdh::SharedSecret>();
+        // the stretched keys and the session's key streams
+        assert_zod::<DirectionKeys>();
+        assert_zod::<KeyStream>();
+        assert_zod::<ctr::Ctr128BE<aes::Aes128>>();
+        assert_zod::<ctr::Ctr128BE<aes::Aes256>>();
+        assert_zod::<ctr::Ctr128BE<twofish::Twofish>>();
+    }
+
+    #[test]
+    fn zeroize_reaches_the_ephemeral_scalar_and_the_keys() {
+        for curve in [KeyExchange::P256, KeyExchange::P384, KeyExchange::P521] {
+            let mut secret = EphemeralSecret::from_seed(curve, &[3u8; 32]).unwrap();
+            let before = secret.public_point();
+            secret.zeroize();
+            // elliptic-curve wipes a NonZeroScalar to ONE: the public point is the generator
+            let one = EphemeralSecret::from_scalar_one(curve);
+            assert_ne!(secret.public_point(), before);
+            assert_eq!(secret.public_point(), one.public_point());
+        }
+        let (mut keys, _) = stretch(Hash::Sha256, Cipher::Aes256, b"secret");
+        assert!(keys.cipher_key.iter().any(|&b| b != 0));
+        keys.zeroize();
+        assert_eq!(keys.iv, [0u8; IV_LEN]);
+        assert_eq!(*keys.mac_key, [0u8; MAC_KEY_LEN]);
+        // Zeroizing<Vec> wipes the bytes, then clears the Vec
+        assert!(keys.cipher_key.iter().all(|&b| b == 0));
+    }
+
+    impl EphemeralSecret {
+        fn from_scalar_one(curve: KeyExchange) -> Self {
+            match curve {
+                KeyExchange::P256 => {
+                    Self::P256(p256::NonZeroScalar::new(p256::Scalar::ONE).unwrap())
+                }
+                KeyExchange::P384 => {
+                    Self::P384(p384::NonZeroScalar::new(p384::Scalar::ONE).unwrap())
+                }
+                KeyExchange::P521 => {
+                    Self::P521(p521::NonZeroScalar::new(p521::Scalar::ONE).unwrap())
+                }
+            }
+        }
     }
 
     #[test]
@@ -346,6 +572,15 @@ mod tests {
         ));
         let compressed = &a.public_point()[..33];
         assert!(a.agree(KeyExchange::P256, compressed).is_err());
+        assert_eq!(
+            a.agree(
+                KeyExchange::P384,
+                &EphemeralSecret::from_seed(KeyExchange::P384, &[2u8; 32])
+                    .unwrap()
+                    .public_point()
+            ),
+            Err(Error::Internal("ephemeral key on another curve"))
+        );
     }
 
     #[test]
@@ -356,7 +591,7 @@ mod tests {
         for msg in [&b"hello"[..], b"second frame continues the key stream"] {
             let mut body = msg.to_vec();
             let mut tag = [0u8; 64];
-            tx.seal(&mut body, &mut tag);
+            tx.seal(&mut body, &mut tag).unwrap();
             assert_ne!(&body[..], msg);
             assert!(rx.verify(&body, &tag));
             tag[0] ^= 1;
@@ -364,5 +599,34 @@ mod tests {
             rx.decrypt(&mut body);
             assert_eq!(&body[..], msg);
         }
+    }
+
+    #[test]
+    fn a_wrong_tag_slot_is_an_error_and_changes_nothing() {
+        let (k, _) = stretch(Hash::Sha256, Cipher::Aes128, b"s");
+        let mut tx = DirectionCipher::new(Cipher::Aes128, Hash::Sha256, &k).unwrap();
+        let mut fresh = DirectionCipher::new(Cipher::Aes128, Hash::Sha256, &k).unwrap();
+        let mut body = b"data".to_vec();
+        let mut short = [0u8; 31];
+        assert_eq!(
+            tx.seal(&mut body, &mut short),
+            Err(Error::Internal("MAC slot of the wrong length"))
+        );
+        assert_eq!(body, b"data", "nothing encrypted");
+        // the key stream did not move
+        let (mut a, mut b) = (body.clone(), body.clone());
+        let (mut ta, mut tb) = ([0u8; 32], [0u8; 32]);
+        tx.seal(&mut a, &mut ta).unwrap();
+        fresh.seal(&mut b, &mut tb).unwrap();
+        assert_eq!((a, ta), (b, tb));
+    }
+
+    #[test]
+    fn nonce_and_scalar_come_from_distinct_labels() {
+        let seed = [5u8; 32];
+        let nonce = nonce_from_seed(&seed).unwrap();
+        assert_eq!(nonce, nonce_from_seed(&seed).unwrap());
+        assert_ne!(&nonce[..], &expand(&seed, 0, 16)[..]);
+        assert_ne!(nonce, nonce_from_seed(&[6u8; 32]).unwrap());
     }
 }

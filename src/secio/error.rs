@@ -9,8 +9,8 @@ use crate::identity::{self, PeerId};
 #[non_exhaustive]
 pub enum Error {
     // --- malformed bytes ---
-    /// A frame's length prefix is above the limit (8 MiB on the wire, as go and rust
-    /// enforce; smaller during the handshake).
+    /// A frame's length prefix is above the limit (the configured frame limit, 4 MiB by
+    /// default and at most 8 MiB as go and rust enforce; smaller during the handshake).
     #[error("secio frame of {len} bytes is larger than the {max}-byte limit")]
     FrameTooLarge {
         /// The announced length.
@@ -121,4 +121,8 @@ pub enum Error {
     /// A configuration or call the protocol cannot honour (names the rule).
     #[error("secio API misuse: {0}")]
     ApiMisuse(&'static str),
+    /// A length rule inside p2psec broke (a key, tag or nonce of the wrong size): a bug of
+    /// ours, never the peer's doing; reported instead of panicking or filling in zeros.
+    #[error("secio internal error: {0}")]
+    Internal(&'static str),
 }

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use prost::Message;
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::algorithms::{self, Cipher, Hash, KeyExchange};
 use super::crypto::{self, DirectionCipher, EphemeralSecret};
@@ -86,8 +86,10 @@ pub(super) struct Keyed {
 /// it appends; feed the peer's bytes to `handle_input` (it returns how many it consumed;
 /// keep the rest); drain `poll_event`. After [`Event::Complete`], send what
 /// `poll_transmit` still holds and call [`Handshake::into_session`]; bytes `handle_input`
-/// did not consume belong to the session's [`RecvHalf`]. After an error every call returns
-/// it again.
+/// did not consume belong to the session's [`RecvHalf`]. After an error the machine is
+/// poisoned: `poll_transmit` appends nothing (not even a Propose or Exchange queued before
+/// the error), `poll_event` returns `None`, and `handle_input` and `into_session` return
+/// the same error again.
 pub struct Handshake {
     config: Config,
     expected_peer: Option<PeerId>,
@@ -120,7 +122,7 @@ impl Handshake {
         expected_peer: Option<PeerId>,
         seed: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
-        let nonce = crypto::nonce_from_seed(&seed);
+        let nonce = crypto::nonce_from_seed(&seed)?;
         let propose = proto::Propose {
             rand: Some(nonce.to_vec()),
             pubkey: Some(config.inner.pubkey.clone()),
@@ -161,10 +163,7 @@ impl Handshake {
             let step = core::mem::replace(&mut self.step, Step::Done(None));
             let (n, next) = match self.advance(step, rest) {
                 Ok(v) => v,
-                Err(e) => {
-                    self.error = Some(e.clone());
-                    return Err(e);
-                }
+                Err(e) => return Err(self.fail(e)),
             };
             self.step = next;
             used += n;
@@ -172,6 +171,18 @@ impl Handshake {
                 return Ok(used);
             }
         }
+    }
+
+    /// Poisons the machine: what was queued and not yet taken (our Propose, our Exchange,
+    /// the events) is dropped, so nothing more leaves it (SECIO has no closing message),
+    /// and every later call returns `e` again. The step's secrets went with the step.
+    fn fail(&mut self, e: Error) -> Error {
+        self.out = Vec::new();
+        self.events.clear();
+        self.seed.zeroize();
+        self.step = Step::Done(None);
+        self.error = Some(e.clone());
+        e
     }
 
     /// One move: returns the bytes consumed (0 when more are needed) and the next step.
@@ -232,6 +243,8 @@ impl Handshake {
         let hash = algorithms::select::<Hash>(&inner.hashes, &hashes, order)?;
 
         let ephemeral = EphemeralSecret::from_seed(exchange, &self.seed)?;
+        // the seed has served: the nonce is drawn and the scalar too
+        self.seed.zeroize();
         let epubkey = ephemeral.public_point();
         // corpus = our Propose || their Propose || our ephemeral point
         let mut corpus = Vec::with_capacity(self.local_propose.len() + body.len() + epubkey.len());
@@ -305,9 +318,13 @@ impl Handshake {
         })
     }
 
-    /// Appends what must go to the peer now; returns how many bytes.
+    /// Appends what must go to the peer now; returns how many bytes. Nothing after an
+    /// error, even what was queued before it.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        if self.error.is_some() {
+            return 0;
+        }
         let n = self.out.len();
         if out.is_empty() {
             core::mem::swap(out, &mut self.out);
@@ -317,9 +334,12 @@ impl Handshake {
         n
     }
 
-    /// The next event, if any.
+    /// The next event, if any; none after an error.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.error.is_some() {
+            return None;
+        }
         self.events.pop_front()
     }
 

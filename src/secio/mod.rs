@@ -21,6 +21,22 @@
 //!
 //! Randomness comes from the caller: one 32-byte seed per handshake, from which the nonce
 //! and the ephemeral key are derived.
+//!
+//! Secrets: the seed, the DRBG output drawn from it, the ephemeral scalar, the ECDH
+//! shared secret, the stretched IVs and keys, and the session's key streams are each held
+//! in a type that wipes itself on drop; the table is in `crypto.rs`, with the one gap
+//! (hmac 0.13's keyed states wipe only when sha2's `zeroize` feature is on).
+//!
+//! Buffering: a receiver holds at most one partial frame, up to the frame limit. The
+//! limit starts at [`DEFAULT_MAX_FRAME_LEN`] (4 MiB), below the 8 MiB that go and rust
+//! accept ([`MAX_FRAME_LEN`], the ceiling [`Config::with_max_frame_len`] allows), yet
+//! above what rust-libp2p 0.26 over mplex sends in one frame (under 132 KiB) and what
+//! js-libp2p 0.29 makes of a write of up to about 8 MiB (it seals a whole queued write as
+//! one frame): see [`DEFAULT_MAX_FRAME_LEN`] for the sources and measurements.
+//!
+//! After an error, every machine here is poisoned: SECIO has no closing message, so
+//! nothing more is emitted (no queued handshake message, no event, no plaintext) and each
+//! call returns the same error.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -39,7 +55,8 @@ pub use algorithms::{Algorithm, Cipher, Hash, KeyExchange};
 pub use error::Error;
 pub use handshake::{Event, Handshake};
 pub use transport::{
-    Opened, RecvHalf, SendHalf, Session, LEN_PREFIX, MAX_FRAME_LEN, MAX_PLAINTEXT_LEN,
+    Opened, RecvHalf, SendHalf, Session, DEFAULT_MAX_FRAME_LEN, LEN_PREFIX, MAX_FRAME_LEN,
+    MAX_PLAINTEXT_LEN,
 };
 
 /// The multistream-select protocol id.
@@ -57,7 +74,7 @@ pub const MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
 /// Defaults: exchanges `P-256,P-384,P-521`, ciphers `AES-256,AES-128`, hashes
 /// `SHA256,SHA512` (go's and js's lists, the spec's set). `TwofishCTR` (rust-libp2p's
 /// extra) can be added with [`Config::with_ciphers`]; see [`Cipher::DEFAULT`] for why it
-/// is not proposed.
+/// is not proposed. Frames up to [`DEFAULT_MAX_FRAME_LEN`] (4 MiB) are accepted.
 #[derive(Clone)]
 pub struct Config {
     inner: Arc<Inner>,
@@ -83,7 +100,7 @@ impl Config {
                 exchanges: algorithms::join(KeyExchange::ALL),
                 ciphers: algorithms::join(Cipher::DEFAULT),
                 hashes: algorithms::join(Hash::ALL),
-                max_frame_len: MAX_FRAME_LEN,
+                max_frame_len: DEFAULT_MAX_FRAME_LEN,
             }),
         }
     }
@@ -113,9 +130,13 @@ impl Config {
         Ok(self)
     }
 
-    /// The largest encrypted frame accepted, at most [`MAX_FRAME_LEN`] (the default).
-    /// Peers choose their frame sizes freely; lower it only for peers known to send small
-    /// frames (js-libp2p sends up to 1 MiB plus the MAC).
+    /// The largest encrypted frame accepted (length prefix value, MAC included), from 128
+    /// bytes to [`MAX_FRAME_LEN`] (8 MiB, what go and rust accept); it is also the most a
+    /// receiver buffers for one partial frame. The default, [`DEFAULT_MAX_FRAME_LEN`]
+    /// (4 MiB), takes what rust-libp2p 0.26 and js-libp2p 0.29 send in ordinary use (its
+    /// doc has the numbers); raise it for peers that write bigger bursts at once (a
+    /// js-libp2p write becomes about one frame), lower it for peers known to send small
+    /// frames (rust-libp2p 0.26 over mplex: under 132 KiB).
     pub fn with_max_frame_len(mut self, max: usize) -> Result<Self, Error> {
         if !(128..=MAX_FRAME_LEN).contains(&max) {
             return Err(Error::ApiMisuse(
@@ -124,6 +145,11 @@ impl Config {
         }
         self.edit().max_frame_len = max;
         Ok(self)
+    }
+
+    /// The frame limit in force (see [`Config::with_max_frame_len`]).
+    pub fn max_frame_len(&self) -> usize {
+        self.inner.max_frame_len
     }
 
     /// The proposed lists, as sent: exchanges, ciphers, hashes.

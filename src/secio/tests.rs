@@ -355,11 +355,15 @@ fn frame_limits_are_enforced() {
     let (a, b) = pair(&ka, &kb);
     let (_, mut sb) = sessions(a, b);
     let mut plain = Vec::new();
-    let too_big = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes();
-    assert!(matches!(
+    // the default limit
+    let too_big = ((DEFAULT_MAX_FRAME_LEN + 1) as u32).to_be_bytes();
+    assert_eq!(
         sb.recv().handle_input(&too_big, &mut plain),
-        Err(Error::FrameTooLarge { .. })
-    ));
+        Err(Error::FrameTooLarge {
+            len: DEFAULT_MAX_FRAME_LEN + 1,
+            max: DEFAULT_MAX_FRAME_LEN
+        })
+    );
     let (a, b) = pair(&ka, &kb);
     let (_, mut sb) = sessions(a, b);
     assert!(matches!(
@@ -433,4 +437,193 @@ fn data_right_behind_the_echo_is_kept() {
     let mut plain = Vec::new();
     assert_eq!(sa.recv().handle_input(&ba, &mut plain), Ok(ba.len()));
     assert_eq!(plain, b"early");
+}
+
+#[test]
+fn the_frame_limit_defaults_low_and_rises_to_the_ceiling() {
+    let (ka, kb) = (keypair(KeyType::Ed25519, 1), keypair(KeyType::Ed25519, 2));
+    assert_eq!(Config::new(&ka).max_frame_len(), DEFAULT_MAX_FRAME_LEN);
+    const { assert!(DEFAULT_MAX_FRAME_LEN < MAX_FRAME_LEN) };
+    // a js-libp2p mplex message of 1 MiB, its header and a SHA-512 MAC fit the default
+    const { assert!(1024 * 1024 + 16 + 64 <= DEFAULT_MAX_FRAME_LEN) };
+    assert!(matches!(
+        Config::new(&ka).with_max_frame_len(MAX_FRAME_LEN + 1),
+        Err(Error::ApiMisuse(_))
+    ));
+    assert!(matches!(
+        Config::new(&ka).with_max_frame_len(127),
+        Err(Error::ApiMisuse(_))
+    ));
+    // raised to the 8 MiB ceiling: exactly 8 MiB is announced without an error, one more
+    // byte is refused
+    let ca = Config::new(&ka).with_max_frame_len(MAX_FRAME_LEN).unwrap();
+    let a = Handshake::with_seed(&ca, Some(kb.peer_id()), seed(1)).unwrap();
+    let b = Handshake::with_seed(&Config::new(&kb), None, seed(2)).unwrap();
+    let (mut sa, mut sb) = sessions(a, b);
+    let mut plain = Vec::new();
+    let at_ceiling = (MAX_FRAME_LEN as u32).to_be_bytes();
+    assert_eq!(sa.recv().handle_input(&at_ceiling, &mut plain), Ok(4));
+    assert_eq!(sa.recv().buffered(), 4);
+    let over = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes();
+    assert!(matches!(
+        sb.recv().handle_input(&over, &mut plain),
+        Err(Error::FrameTooLarge {
+            max: DEFAULT_MAX_FRAME_LEN,
+            ..
+        })
+    ));
+    // a RecvHalf never takes a limit above the ceiling
+    let (_, mut rx) = halves_with_limit([9u8; 16], usize::MAX);
+    assert!(matches!(
+        rx.handle_input(&over, &mut plain),
+        Err(Error::FrameTooLarge {
+            max: MAX_FRAME_LEN,
+            ..
+        })
+    ));
+}
+
+fn halves_with_limit(nonce: [u8; 16], max: usize) -> (SendHalf, RecvHalf) {
+    use super::crypto::{stretch, DirectionCipher};
+    let (keys, _) = stretch(Hash::Sha256, Cipher::Aes128, b"secret");
+    let tx = DirectionCipher::new(Cipher::Aes128, Hash::Sha256, &keys).unwrap();
+    let rx = DirectionCipher::new(Cipher::Aes128, Hash::Sha256, &keys).unwrap();
+    (SendHalf::new(tx), RecvHalf::new(rx, max, nonce))
+}
+
+#[test]
+fn a_partial_frame_is_bounded_by_the_limit_allocation_included() {
+    let nonce = [9u8; 16];
+    let limit = 300_000;
+    let (_, mut rx) = halves_with_limit(nonce, limit);
+    let mut plain = Vec::new();
+    // a frame announcing exactly the limit, trickled in: held, never allocated beyond
+    // the frame (a plain Vec would double past it)
+    let mut wire = (limit as u32).to_be_bytes().to_vec();
+    wire.extend(core::iter::repeat_n(0u8, limit - 1));
+    for chunk in wire.chunks(7_001) {
+        rx.handle_input(chunk, &mut plain).unwrap();
+        assert!(rx.buffered_capacity() <= LEN_PREFIX + limit);
+    }
+    assert_eq!(rx.buffered(), LEN_PREFIX + limit - 1);
+    // one more byte announced than the limit: refused before anything is buffered
+    let (_, mut rx) = halves_with_limit(nonce, limit);
+    let over = ((limit + 1) as u32).to_be_bytes();
+    assert_eq!(
+        rx.handle_input(&over[..3], &mut plain),
+        Ok(3),
+        "a partial length prefix waits"
+    );
+    assert_eq!(
+        rx.handle_input(&over[3..], &mut plain),
+        Err(Error::FrameTooLarge {
+            len: limit + 1,
+            max: limit
+        })
+    );
+    assert_eq!(rx.buffered(), 0);
+}
+
+/// The peer's Propose, for feeding to one of our handshakes.
+fn propose_of(hs: &mut Handshake) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = hs.poll_transmit(&mut out);
+    out
+}
+
+/// After an error nothing leaves the machine: not the Propose or Exchange queued
+/// before it, no event; and the error repeats.
+fn assert_poisoned(hs: &mut Handshake, e: &Error) {
+    let mut out = vec![0xaa];
+    assert_eq!(hs.poll_transmit(&mut out), 0);
+    assert_eq!(out, [0xaa], "poll_transmit appended nothing");
+    assert_eq!(hs.poll_event(), None);
+    assert!(!hs.is_complete());
+    assert_eq!(hs.handle_input(&[]).as_ref(), Err(e));
+    assert_eq!(hs.handle_input(&[0, 0, 0, 1, 0]).as_ref(), Err(e));
+    let mut out = Vec::new();
+    assert_eq!(hs.poll_transmit(&mut out), 0);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn an_error_drops_the_queued_propose() {
+    let kb = keypair(KeyType::Ed25519, 2);
+    // our Propose is queued at construction and not yet polled
+    let mut b = Handshake::with_seed(&Config::new(&kb), None, seed(2)).unwrap();
+    let e = b.handle_input(&[0, 0, 0, 2, 0xff, 0xff]).unwrap_err();
+    assert_eq!(e, Error::Malformed { message: "Propose" });
+    assert_poisoned(&mut b, &e);
+    assert_eq!(b.into_session().err(), Some(e));
+}
+
+#[test]
+fn an_error_drops_the_queued_exchange() {
+    let (ka, kb) = (keypair(KeyType::Ed25519, 1), keypair(KeyType::Ed25519, 2));
+    // a takes b's Propose in one call (queuing its Exchange behind its unpolled Propose),
+    // then a malformed Exchange in the next
+    let (mut a, mut b) = pair(&ka, &kb);
+    let b_propose = propose_of(&mut b);
+    assert_eq!(a.handle_input(&b_propose), Ok(b_propose.len()));
+    let e = a.handle_input(&[0, 0, 0, 3, 0xff, 0xff, 0xff]).unwrap_err();
+    assert_eq!(
+        e,
+        Error::Malformed {
+            message: "Exchange"
+        }
+    );
+    assert_poisoned(&mut a, &e);
+
+    // b's Propose and a well-formed Exchange with a bad signature in one read; b answers
+    // a twin of a (same identity and seed, so the same Propose), leaving a's own Propose
+    // and Exchange both queued and unpolled when the error comes
+    let (mut a, mut b) = pair(&ka, &kb);
+    let (mut twin, _) = pair(&ka, &kb);
+    let mut wire = propose_of(&mut b);
+    let twin_propose = propose_of(&mut twin);
+    assert_eq!(b.handle_input(&twin_propose), Ok(twin_propose.len()));
+    let mut exchange = Vec::new();
+    let _ = b.poll_transmit(&mut exchange);
+    let last = exchange.len() - 1;
+    exchange[last] ^= 1; // inside the signature
+    wire.extend_from_slice(&exchange);
+    assert_eq!(a.handle_input(&wire), Err(Error::BadSignature));
+    assert_poisoned(&mut a, &Error::BadSignature);
+
+    // and untampered, the twin's Exchange is the one a accepts: the case above failed
+    // on the signature alone
+    let (mut a, mut b) = pair(&ka, &kb);
+    let (mut twin, _) = pair(&ka, &kb);
+    let mut wire = propose_of(&mut b);
+    b.handle_input(&propose_of(&mut twin)).unwrap();
+    let _ = b.poll_transmit(&mut wire);
+    assert_eq!(a.handle_input(&wire), Ok(wire.len()));
+    assert!(a.is_complete());
+}
+
+#[test]
+fn a_failing_read_hands_out_no_plaintext() {
+    let nonce = [9u8; 16];
+    let (mut tx, mut rx) = halves(nonce);
+    let mut wire = Vec::new();
+    tx.encrypt_to_vec(&nonce, &mut wire).unwrap();
+    tx.encrypt_to_vec(b"good frame", &mut wire).unwrap();
+    let good = wire.len();
+    tx.encrypt_to_vec(b"bad frame", &mut wire).unwrap();
+    wire[good + 6] ^= 1;
+    let mut plain = b"earlier".to_vec();
+    assert_eq!(rx.handle_input(&wire, &mut plain), Err(Error::MacMismatch));
+    assert_eq!(
+        plain, b"earlier",
+        "the good frame of the failing call is taken back"
+    );
+    // poisoned: every way in gives the same error, and nothing
+    assert_eq!(
+        rx.handle_input(&wire[..good], &mut plain),
+        Err(Error::MacMismatch)
+    );
+    let mut copy = wire.clone();
+    assert_eq!(rx.decrypt_in_place(&mut copy), Err(Error::MacMismatch));
+    assert_eq!(rx.end_of_stream(), Err(Error::MacMismatch));
+    assert_eq!(plain, b"earlier");
 }
