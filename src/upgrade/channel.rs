@@ -349,9 +349,9 @@ impl SecureChannel {
     }
 
     /// Ciphertext of a partly received frame held inside the channel (SECIO gathers its
-    /// frames, up to 8 MiB, itself; Noise and TLS leave partial frames in the caller's
-    /// buffer). A driver that sees the end of the stream with this above 0 has a
-    /// truncated frame.
+    /// frames itself, up to its frame limit, 4 MiB by default; Noise and TLS leave partial
+    /// frames in the caller's buffer). A driver that sees the end of the stream with this
+    /// above 0 has a truncated frame.
     pub fn buffered_input(&self) -> usize {
         match &self.inner {
             #[cfg(feature = "secio")]
@@ -424,9 +424,9 @@ fn open_noise(
 }
 
 /// Opens SECIO frames from `bytes` into `plain` while it holds less than
-/// [`MAX_BUFFERED_PLAINTEXT`]; returns the bytes consumed. SECIO frames may be up to 8 MiB
-/// (js-libp2p sends hundreds of KiB), so a partial frame is gathered inside the session
-/// rather than left in the caller's buffer.
+/// [`MAX_BUFFERED_PLAINTEXT`]; returns the bytes consumed. SECIO frames may be up to
+/// 4 MiB by default (js-libp2p sends hundreds of KiB), so a partial frame is gathered
+/// inside the session rather than left in the caller's buffer.
 #[cfg(feature = "secio")]
 fn open_secio(
     session: &mut crate::secio::Session,
