@@ -436,6 +436,7 @@ fn refused_early_muxer_fails_the_noise_handshake() {
             Some(&Error::Noise(p2psec::noise::Error::NoCommonMuxer {
                 ours: vec![YAMUX.to_string()],
                 theirs: vec![MPLEX.to_string()],
+                theirs_omitted: 0,
             })),
             "optimistic={optimistic}"
         );

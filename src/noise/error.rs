@@ -1,6 +1,7 @@
 //! Errors of the Noise layer, grouped by fault (STYLE.md).
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::payload::PayloadError;
 use crate::identity::{self, PeerId};
@@ -20,13 +21,14 @@ pub enum Error {
         /// What XX allows.
         expected: &'static str,
     },
-    /// snow could not process a handshake message (authentication failed, a key was not a
-    /// valid X25519 point, ...).
+    /// The Noise layer refused a handshake message, the one read or the one being written
+    /// (an AEAD tag did not authenticate, the peer's key gave an all-zero DH result, ...).
     #[error("noise message {message} rejected: {reason}")]
     Handshake {
         /// 1, 2 or 3.
         message: u8,
-        /// What snow reported.
+        /// Why: "decryption failed", "low-order DH public key", "message too short for
+        /// its tokens", ...
         reason: String,
     },
     /// The handshake payload is not a well-formed NoiseHandshakePayload.
@@ -78,12 +80,21 @@ pub enum Error {
 
     // --- no overlap ---
     /// Both sides listed muxers and none is common (spec: the handshake MUST fail).
-    #[error("no common stream muxer: ours {ours:?}, theirs {theirs:?}")]
+    ///
+    /// The peer's list is kept bounded, since a poisoned machine returns a clone of this
+    /// error on every call: its first 8 entries, each cut to 64 bytes (then ending in
+    /// `…`), and how many more there were.
+    #[error(
+        "no common stream muxer: ours {ours:?}, theirs {theirs:?}{}",
+        Omitted(*.theirs_omitted)
+    )]
     NoCommonMuxer {
         /// Our list.
-        ours: alloc::vec::Vec<String>,
-        /// The peer's list.
-        theirs: alloc::vec::Vec<String>,
+        ours: Vec<String>,
+        /// The start of the peer's list.
+        theirs: Vec<String>,
+        /// How many entries of the peer's list `theirs` leaves out.
+        theirs_omitted: usize,
     },
 
     // --- limits ---
@@ -113,4 +124,46 @@ pub enum Error {
     /// The local identity key could not sign.
     #[error("local identity could not sign: {0}")]
     Signing(#[source] identity::Error),
+}
+
+/// At most this many of the peer's muxer ids are kept in [`Error::NoCommonMuxer`]: enough
+/// to see what it offered (real peers list two or three).
+pub(crate) const REPORTED_MUXERS: usize = 8;
+/// Longest muxer id kept in [`Error::NoCommonMuxer`], in bytes (real ids are under 20).
+pub(crate) const REPORTED_MUXER_LEN: usize = 64;
+
+impl Error {
+    /// [`Error::NoCommonMuxer`] with the peer's list bounded (see there).
+    pub(crate) fn no_common_muxer(ours: &[String], theirs: &[String]) -> Self {
+        let shortened = |id: &String| {
+            if id.len() <= REPORTED_MUXER_LEN {
+                return id.clone();
+            }
+            let mut end = REPORTED_MUXER_LEN;
+            while !id.is_char_boundary(end) {
+                end -= 1;
+            }
+            let mut cut = String::with_capacity(end + '…'.len_utf8());
+            cut.push_str(id.get(..end).unwrap_or_default());
+            cut.push('…');
+            cut
+        };
+        Self::NoCommonMuxer {
+            ours: ours.to_vec(),
+            theirs: theirs.iter().take(REPORTED_MUXERS).map(shortened).collect(),
+            theirs_omitted: theirs.len().saturating_sub(REPORTED_MUXERS),
+        }
+    }
+}
+
+/// The tail of [`Error::NoCommonMuxer`]'s text: how many of the peer's ids are left out.
+struct Omitted(usize);
+
+impl core::fmt::Display for Omitted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, " and {n} more"),
+        }
+    }
 }

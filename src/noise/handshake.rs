@@ -10,17 +10,24 @@
 //! Each side verifies the peer's payload before it sends anything more: the initiator
 //! checks message 2 before writing message 3 (as go-libp2p does; rust-libp2p checks only
 //! after sending it).
+//!
+//! The Noise state itself (`xx.rs` over `symmetric.rs`) sits in a `Box`: moving the machine
+//! (into an enum, out of an `Option`, into `into_session`) then copies a pointer, and the
+//! chaining key stays in the one place that is wiped when the machine drops.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::crypto::{Resolver, DH_LEN};
+use super::crypto::DH_LEN;
 use super::payload::Payload;
+use super::symmetric::{Refusal, SplitKeys};
 use super::transport::{RecvHalf, SendHalf, Session};
-use super::{Config, Error, MAX_FRAME_LEN, PROTOCOL_NAME, STATIC_KEY_DOMAIN, TAG_LEN};
+use super::xx::{self, HandshakeState};
+use super::{Config, Error, MAX_FRAME_LEN, STATIC_KEY_DOMAIN};
 use crate::identity::{PeerId, PublicKey};
 
 /// What a handshake reports.
@@ -62,7 +69,7 @@ struct Remote {
 
 struct Core {
     config: Config,
-    hs: snow::HandshakeState,
+    hs: Box<HandshakeState>,
     initiator: bool,
     expected_peer: Option<PeerId>,
     step: Step,
@@ -79,28 +86,18 @@ impl Core {
         expected_peer: Option<PeerId>,
         ephemeral_secret: Zeroizing<[u8; DH_LEN]>,
     ) -> Result<Self, Error> {
-        let misuse = |_| Error::ApiMisuse("snow refused the Noise parameters");
-        let params = PROTOCOL_NAME.parse().map_err(misuse)?;
-        let builder = snow::Builder::with_resolver(
-            params,
-            alloc::boxed::Box::new(Resolver {
-                ephemeral_secret,
-                static_key: config.inner.static_key.clone(),
-            }),
+        let hs = HandshakeState::new(
+            initiator,
+            &config.inner.prologue,
+            config.inner.static_key.clone(),
+            ephemeral_secret,
         )
-        .local_private_key(&config.inner.static_key.secret()[..])
-        .map_err(misuse)?
-        .prologue(&config.inner.prologue)
-        .map_err(misuse)?;
-        let hs = if initiator {
-            builder.build_initiator()
-        } else {
-            builder.build_responder()
-        }
-        .map_err(misuse)?;
+        .ok_or(Error::ApiMisuse(
+            "the X25519 backend refused the ephemeral key",
+        ))?;
         let mut core = Self {
             config: config.clone(),
-            hs,
+            hs: Box::new(hs),
             initiator,
             expected_peer,
             step: Step::First,
@@ -115,36 +112,32 @@ impl Core {
         Ok(core)
     }
 
-    /// Writes one handshake message with its 2-byte length into `out` (in place: snow
-    /// writes straight behind the length prefix).
+    /// Writes one handshake message with its 2-byte length into `out` (in place, straight
+    /// behind the length prefix).
     fn write(&mut self, payload: &[u8], message: u8) -> Result<(), Error> {
-        let start = self.out.len();
-        // e, s and two tags at most, plus the payload
-        let max = (payload.len() + 2 * DH_LEN + 2 * TAG_LEN).min(MAX_FRAME_LEN);
-        self.out.resize(start + 2 + max, 0);
-        let written = match self.out.get_mut(start + 2..) {
-            Some(body) => self.hs.write_message(payload, body),
-            None => Err(snow::Error::Input),
-        };
-        let len = match written {
-            Ok(len) => len,
-            Err(e) => {
-                self.out.truncate(start);
-                return Err(Error::Handshake {
-                    message,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        let Ok(len16) = u16::try_from(len) else {
-            self.out.truncate(start);
+        let len = xx::message_len(message, payload.len());
+        let Some(len16) = u16::try_from(len).ok().filter(|_| len <= MAX_FRAME_LEN) else {
             return Err(Error::ApiMisuse("payload too large for a Noise message"));
         };
-        self.out.truncate(start + 2 + len);
-        if let Some(prefix) = self.out.get_mut(start..start + 2) {
-            prefix.copy_from_slice(&len16.to_be_bytes());
+        let start = self.out.len();
+        self.out.resize(start + 2 + len, 0);
+        let written = match self.out.get_mut(start..) {
+            Some([hi, lo, body @ ..]) => {
+                [*hi, *lo] = len16.to_be_bytes();
+                self.hs.write_message(payload, body)
+            }
+            _ => Err(Refusal::Length),
+        };
+        match written {
+            Ok(n) if n == len => Ok(()),
+            other => {
+                self.out.truncate(start);
+                Err(handshake_error(
+                    message,
+                    other.err().unwrap_or(Refusal::Length),
+                ))
+            }
         }
-        Ok(())
     }
 
     /// Writes message 2 or 3 with our payload (encoded once per configuration).
@@ -169,6 +162,7 @@ impl Core {
             if let Err(e) = self.process(message) {
                 self.out.clear();
                 self.events.clear();
+                self.hs.wipe();
                 self.error = Some(e.clone());
                 return Err(e);
             }
@@ -185,12 +179,7 @@ impl Core {
             _ => return Err(Error::ApiMisuse("no handshake message expected")),
         };
         // XX sizes: msg1 = e (32); msg2 = e (32) + s (32+16) + payload+16; msg3 = s (48) + payload+16
-        let min = match number {
-            1 => DH_LEN,
-            2 => DH_LEN + DH_LEN + TAG_LEN + TAG_LEN,
-            _ => DH_LEN + TAG_LEN + TAG_LEN,
-        };
-        if message.len() < min {
+        if message.len() < xx::message_len(number, 0) {
             return Err(Error::BadMessageLength {
                 message: number,
                 len: message.len(),
@@ -214,10 +203,7 @@ impl Core {
         let n = self
             .hs
             .read_message(message, buf)
-            .map_err(|e| Error::Handshake {
-                message: number,
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| handshake_error(number, e))?;
         let payload = buf.get(..n).unwrap_or_default();
         match number {
             1 => {
@@ -260,16 +246,12 @@ impl Core {
             PublicKey::try_decode_protobuf(&p.identity_key).map_err(Error::IdentityKey)?;
         let remote_static = self
             .hs
-            .get_remote_static()
+            .remote_static()
             .ok_or(Error::ApiMisuse("no remote static key after its message"))?;
         let mut signed = [0u8; STATIC_KEY_DOMAIN.len() + DH_LEN];
         let (domain, key) = signed.split_at_mut(STATIC_KEY_DOMAIN.len());
         domain.copy_from_slice(STATIC_KEY_DOMAIN);
-        key.copy_from_slice(
-            remote_static
-                .get(..DH_LEN)
-                .ok_or(Error::ApiMisuse("remote static key of the wrong length"))?,
-        );
+        key.copy_from_slice(remote_static);
         if !public_key.verify(&signed, &p.identity_sig) {
             return Err(Error::BadSignature);
         }
@@ -287,10 +269,7 @@ impl Core {
             && !p.stream_muxers.is_empty()
             && self.select_muxer(&p.stream_muxers).is_none()
         {
-            return Err(Error::NoCommonMuxer {
-                ours: ours.clone(),
-                theirs: p.stream_muxers,
-            });
+            return Err(Error::no_common_muxer(ours, &p.stream_muxers));
         }
         self.events.push_back(Event::RemoteIdentified { peer_id });
         self.remote = Some(Remote {
@@ -336,15 +315,16 @@ impl Core {
             .take()
             .ok_or(Error::ApiMisuse("handshake finished without a remote"))?;
         let muxer = self.select_muxer(&remote.stream_muxers);
-        let mut handshake_hash = [0u8; 32];
-        handshake_hash.copy_from_slice(self.hs.get_handshake_hash().get(..32).unwrap_or(&[0; 32]));
-        let (k1, k2) = self.hs.dangerously_get_raw_split();
-        let (k1, k2) = (Zeroizing::new(k1), Zeroizing::new(k2));
+        let mut keys = SplitKeys::default();
+        let handshake_hash = self
+            .hs
+            .split(&mut keys)
+            .ok_or(Error::ApiMisuse("handshake state not finished"))?;
         // c1 carries initiator -> responder, c2 the other way (Noise Split())
         let (send, recv) = if self.initiator {
-            (&k1, &k2)
+            (&keys.c1, &keys.c2)
         } else {
-            (&k2, &k1)
+            (&keys.c2, &keys.c1)
         };
         Ok(Session {
             send: SendHalf::new(send),
@@ -402,6 +382,11 @@ macro_rules! role {
             /// The remote's PeerId, once verified.
             pub fn remote_peer_id(&self) -> Option<PeerId> {
                 self.0.remote.as_ref().map(|r| r.peer_id)
+            }
+
+            #[cfg(test)]
+            pub(crate) fn noise_state(&self) -> &HandshakeState {
+                &self.0.hs
             }
 
             /// The established session. Errors if the handshake is not complete, if
@@ -466,6 +451,14 @@ impl Responder {
         ephemeral_secret: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
         Core::new(config, false, None, ephemeral_secret).map(Self)
+    }
+}
+
+/// [`Error::Handshake`] for a refusal while reading or writing message `message`.
+fn handshake_error(message: u8, refusal: Refusal) -> Error {
+    Error::Handshake {
+        message,
+        reason: refusal.reason().to_string(),
     }
 }
 

@@ -2,8 +2,10 @@
 //! payload, as sans-IO machines. Spec: libp2p noise/README.md (r5) and
 //! connections/inlined-muxer-negotiation.md.
 //!
-//! - [`Initiator`] (the dialer) and [`Responder`] (the listener) run the XX handshake with
-//!   `snow`; the libp2p payload (identity key, signature over the prefixed static key,
+//! - [`Initiator`] (the dialer) and [`Responder`] (the listener) run the XX handshake on
+//!   our own Noise state (`symmetric.rs`, `xx.rs`: every key, `ck` and `h` wiped on drop,
+//!   which snow's state cannot be; checked against snow in `tests/noise_snow_reference.rs`);
+//!   the libp2p payload (identity key, signature over the prefixed static key,
 //!   extensions) is built, sent in messages 2 and 3, parsed strictly and verified before
 //!   the next message is sent. An expected PeerId, if given, is checked in the handshake.
 //! - Early muxer negotiation: each side lists muxers (`stream_muxers`); the result is the
@@ -33,7 +35,9 @@ mod crypto;
 mod error;
 mod handshake;
 pub mod payload;
+mod symmetric;
 mod transport;
+mod xx;
 
 pub use error::Error;
 pub use handshake::{Event, Initiator, Responder};

@@ -179,3 +179,121 @@ fn same_seeds_give_the_same_bytes() {
     assert_eq!(transcript(), transcript());
     assert_eq!(transcript().len(), 2 + 32);
 }
+
+#[test]
+fn a_failed_handshake_wipes_its_noise_state() {
+    let (_, ic) = config(KeyType::Ed25519, 1, &[]);
+    let (_, rc) = config(KeyType::Ed25519, 2, &[]);
+    let mut i = Initiator::new(&ic, None, &mut TestRng(100)).unwrap();
+    let mut r = Responder::new(&rc, &mut TestRng(200)).unwrap();
+    let mut wire = Vec::new();
+    let _ = i.poll_transmit(&mut wire);
+    assert_eq!(r.handle_input(&wire), Ok(wire.len()));
+    let mut msg2 = Vec::new();
+    let _ = r.poll_transmit(&mut msg2);
+    let last = msg2.len() - 1;
+    msg2[last] ^= 1;
+    // before: the chaining key is live (message 1 written; no MixKey yet, so it is still
+    // the protocol name, but `h` has moved on)
+    assert_ne!(
+        i.noise_state().symmetric().handshake_hash(),
+        &[0; 32],
+        "live state"
+    );
+    let err = i.handle_input(&msg2).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Handshake {
+            message: 2,
+            reason: "decryption failed".into()
+        }
+    );
+    let state = i.noise_state().symmetric();
+    assert_eq!(state.chaining_key(), &[0; 32]);
+    assert_eq!(state.handshake_hash(), &[0; 32]);
+    assert_eq!(state.cipher_key(), None);
+    // poisoned: the same error, nothing sent, no event
+    assert_eq!(i.handle_input(&msg2), Err(err));
+    assert_eq!(i.poll_transmit(&mut Vec::new()), 0);
+    assert_eq!(i.poll_event(), None);
+}
+
+#[test]
+fn low_order_ephemeral_keys_are_refused() {
+    let (_, ic) = config(KeyType::Ed25519, 1, &[]);
+    let (_, rc) = config(KeyType::Ed25519, 2, &[]);
+    // the responder's `ee` on an all-zero initiator key (a low-order point)
+    let mut r = Responder::new(&rc, &mut TestRng(200)).unwrap();
+    let mut msg1 = vec![0, 32];
+    msg1.extend_from_slice(&[0; 32]);
+    let low_order = |message| Error::Handshake {
+        message,
+        reason: "low-order DH public key".into(),
+    };
+    assert_eq!(r.handle_input(&msg1), Err(low_order(2)));
+    assert_eq!(r.poll_transmit(&mut Vec::new()), 0);
+    assert_eq!(r.noise_state().symmetric().handshake_hash(), &[0; 32]);
+    // the initiator's `ee` on an all-zero responder key; the order-8 point
+    // (RFC 7748's 0x..e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800) too
+    let order8 = data_encoding::HEXLOWER
+        .decode(b"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+        .unwrap();
+    for key in [vec![0u8; 32], order8] {
+        let mut i = Initiator::new(&ic, None, &mut TestRng(100)).unwrap();
+        let mut msg2 = vec![0, 96];
+        msg2.extend_from_slice(&key);
+        msg2.extend_from_slice(&[0; 64]);
+        assert_eq!(i.handle_input(&msg2), Err(low_order(2)));
+    }
+}
+
+#[test]
+fn no_common_muxer_error_stays_bounded() {
+    use super::error::{REPORTED_MUXERS, REPORTED_MUXER_LEN};
+    // a responder offering the most a message 2 can carry: 100 ids of 600 bytes (60 KB)
+    let long: Vec<String> = (0..payload::MAX_MUXERS)
+        .map(|n| alloc::format!("/{n:03}/{}é", "m".repeat(594)))
+        .collect();
+    let (_, ic) = config(KeyType::Ed25519, 1, &["/yamux/1.0.0"]);
+    let (_, rc) = config(KeyType::Ed25519, 2, &[]);
+    let rc = rc.with_stream_muxers(long.iter().cloned());
+    let (i, _) = run(&ic, &rc, None);
+    let err = i.unwrap_err();
+    let Error::NoCommonMuxer {
+        ours,
+        theirs,
+        theirs_omitted,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(ours, &["/yamux/1.0.0"]);
+    assert_eq!(theirs.len(), REPORTED_MUXERS);
+    assert_eq!(*theirs_omitted, payload::MAX_MUXERS - REPORTED_MUXERS);
+    for (kept, offered) in theirs.iter().zip(&long) {
+        assert!(kept.len() <= REPORTED_MUXER_LEN + '…'.len_utf8(), "{kept}");
+        assert!(kept.ends_with('…'));
+        assert!(offered.starts_with(kept.trim_end_matches('…')));
+    }
+    let held: usize = theirs.iter().map(String::capacity).sum();
+    assert!(held <= REPORTED_MUXERS * (REPORTED_MUXER_LEN + 3), "{held}");
+    let text = alloc::string::ToString::to_string(&err);
+    assert!(text.starts_with("no common stream muxer: ours [\"/yamux/1.0.0\"], theirs [\"/000/mmm"));
+    assert!(text.ends_with(" and 92 more"), "{text}");
+    assert!(text.len() < 1024, "{}", text.len());
+    // a short list is kept whole
+    assert_eq!(
+        Error::no_common_muxer(&["/a".into()], &["/b".into()]),
+        Error::NoCommonMuxer {
+            ours: vec!["/a".into()],
+            theirs: vec!["/b".into()],
+            theirs_omitted: 0
+        }
+    );
+    // a cut never splits a character: 63 ASCII bytes, then a 2-byte one across byte 64
+    let id = alloc::format!("{}é", "a".repeat(63));
+    let Error::NoCommonMuxer { theirs, .. } = Error::no_common_muxer(&[], &[id]) else {
+        unreachable!()
+    };
+    assert_eq!(theirs, [alloc::format!("{}…", "a".repeat(63))]);
+}

@@ -20,7 +20,7 @@
 //! | the stretcher's `A(i)` and output blocks | [`CtOutput`] (`ZeroizeOnDrop` with digest's `zeroize`) | on drop and on every overwrite |
 //! | the stretched IVs, cipher and MAC keys | [`DirectionKeys`] (`ZeroizeOnDrop`) | on drop, once the session's ciphers are keyed |
 //! | the session's key streams (AES/Twofish key schedules, CTR counters) | `KeyStream` over ctr, aes and twofish with their `zeroize` features (`ZeroizeOnDrop`) | on drop |
-//! | keyed HMAC states (DRBG, stretcher, each direction's MAC) | hmac 0.13's `Hmac<Sha256/512>` | **only if sha2's `zeroize` feature is on**: `Hmac` has no `Drop` of its own, its two inner SHA-2 states wipe themselves only with that feature |
+//! | keyed HMAC states (DRBG, stretcher, each direction's MAC) | hmac 0.13's `Hmac<Sha256/512>` | on drop: `Hmac` has no `Drop` of its own, but its two inner SHA-2 states wipe themselves (sha2's `zeroize` feature, on for the whole crate) |
 //!
 //! The unit tests assert `ZeroizeOnDrop` for each type of the table that has it. Outside
 //! our reach: the transient copies the compiler makes when it moves a value, and the key
@@ -495,6 +495,9 @@ mod tests {
         // HMAC outputs: DRBG blocks, the stretcher's A(i) and blocks
         assert_zod::<CtOutput<Hmac<Sha256>>>();
         assert_zod::<CtOutput<Hmac<Sha512>>>();
+        // the keyed HMAC states' two inner hash states (sha2's `zeroize`, on for the crate)
+        assert_zod::<<Sha256 as EagerHash>::Core>();
+        assert_zod::<<Sha512 as EagerHash>::Core>();
         // a candidate scalar, the ephemeral scalar, the ECDH result
         assert_zod::<p256::SecretKey>();
         assert_zod::<p384::SecretKey>();
