@@ -9,9 +9,8 @@ use p2psec::identity::{self, KeyType, Keypair, PeerId};
 use p2psec::tls::certificate::{
     self, Certificate, SignatureAlgorithm, MAX_CERTIFICATE_LEN, NOT_BEFORE_SKEW_SECS, VALIDITY_SECS,
 };
-use p2psec::tls::Error;
+use p2psec::tls::{Error, SignatureScheme};
 use proptest::prelude::*;
-use rustls::SignatureScheme;
 use serde::Deserialize;
 
 /// A fixed "now" (2025-06-15), inside every certificate built here unless a test moves it.
@@ -187,7 +186,7 @@ fn certificate_verify_signature_is_pinned_to_the_certificate_key() {
     let sig = key
         .sign(&aws_lc_rs::rand::SystemRandom::new(), &message)
         .unwrap();
-    let scheme = SignatureScheme::ECDSA_NISTP256_SHA256;
+    let scheme = SignatureScheme::EcdsaNistp256Sha256;
     assert_eq!(
         certificate::verify_tls13_signature(&v, scheme, &message, sig.as_ref()),
         Ok(())
@@ -199,13 +198,13 @@ fn certificate_verify_signature_is_pinned_to_the_certificate_key() {
     assert_eq!(
         certificate::verify_tls13_signature(
             &v,
-            SignatureScheme::ECDSA_NISTP384_SHA384,
+            SignatureScheme::EcdsaNistp384Sha384,
             &message,
             sig.as_ref()
         ),
         Err(Error::SignatureSchemeMismatch {
             certificate: SignatureAlgorithm::EcdsaP256Sha256,
-            scheme: SignatureScheme::ECDSA_NISTP384_SHA384
+            scheme: SignatureScheme::EcdsaNistp384Sha384
         })
     );
     // a signature by another certificate key
@@ -738,8 +737,8 @@ fn rsa_certificate_keys_pkcs1_and_pss() {
     assert_eq!(v.signature_algorithm, SignatureAlgorithm::RsaPkcs1Sha256);
     assert_eq!(v.peer_id, id.peer_id());
     for scheme in [
-        SignatureScheme::RSA_PKCS1_SHA256,
-        SignatureScheme::RSA_PSS_SHA256,
+        SignatureScheme::RsaPkcs1Sha256,
+        SignatureScheme::RsaPssSha256,
     ] {
         assert_eq!(
             certificate::verify_tls13_signature(&v, scheme, b"m", &[0; 256]),
@@ -773,24 +772,14 @@ fn rsa_certificate_keys_pkcs1_and_pss() {
     assert_eq!(v.peer_id, id.peer_id());
     let sig = pss(b"transcript");
     assert_eq!(
-        certificate::verify_tls13_signature(
-            &v,
-            SignatureScheme::RSA_PSS_SHA256,
-            b"transcript",
-            &sig
-        ),
+        certificate::verify_tls13_signature(&v, SignatureScheme::RsaPssSha256, b"transcript", &sig),
         Ok(())
     );
     assert_eq!(
-        certificate::verify_tls13_signature(
-            &v,
-            SignatureScheme::RSA_PSS_SHA384,
-            b"transcript",
-            &sig
-        ),
+        certificate::verify_tls13_signature(&v, SignatureScheme::RsaPssSha384, b"transcript", &sig),
         Err(Error::SignatureSchemeMismatch {
             certificate: SignatureAlgorithm::RsaPssSha256,
-            scheme: SignatureScheme::RSA_PSS_SHA384
+            scheme: SignatureScheme::RsaPssSha384
         })
     );
 }

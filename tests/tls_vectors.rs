@@ -625,7 +625,7 @@ fn open_handshake(s: &Session) -> Opened {
         message.push(0);
         message.extend_from_slice(hash(cv_at).as_ref());
         let mut r = Reader(&transcript[cv_at][4..]);
-        let scheme = rustls::SignatureScheme::from(r.u16());
+        let scheme = p2psec::tls::SignatureScheme::from(r.u16());
         let signature = r.vec16();
         assert!(r.done());
         certificate::verify_tls13_signature(&verified, scheme, &message, signature)

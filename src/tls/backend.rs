@@ -12,12 +12,19 @@
 //!
 //! What each backend supplies: rustls's crypto provider (the key exchange, the handshake
 //! hashes and the randoms inside TLS), rustls-webpki's signature verification algorithms,
-//! the AEAD and HKDF of our record layer (`session.rs`), SHA-256 and HMAC (the verified
+//! the AEAD and HKDF of our record layer (`record.rs`), SHA-256 and HMAC (the verified
 //! certificate cache, RFC 6979 nonces) and ECDSA signing of `CertificateVerify`.
 //!
+//! This is the lowest room of the TLS layer: it uses crates only, no other file of
+//! `src/tls` (what it needs from them, the PKCS#8 of the certificate key, comes in as an
+//! argument). Besides the rustls folder it is the one file that names rustls: for the
+//! backend's rustls provider module, and for the rustls-pki-types trait that webpki's
+//! algorithms implement (`SignatureVerificationAlgorithm`; rustls-webpki does not
+//! re-export pki-types, and p2psec reaches that crate only through rustls).
+//!
 //! What is wiped. Our code keeps every secret it holds in a zeroizing type: the traffic
-//! secrets and the key and IV derived from them (`session.rs`), the certificate scalar,
-//! its PKCS#8 and the RFC 6979 state (`cert_key.rs`). Inside the backend:
+//! secrets and the key and IV derived from them (`record.rs`), the certificate scalar,
+//! its PKCS#8 and the RFC 6979 state (`cert_key.rs`, `der.rs`). Inside the backend:
 //! - aws-lc-rs keeps its AEAD contexts and EC keys in memory aws-lc allocated, which
 //!   `OPENSSL_free` cleanses before freeing it, so record keys and the certificate key are
 //!   wiped when the session or the config is dropped;
@@ -46,18 +53,17 @@ mod imp {
     use signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
     use zeroize::Zeroizing;
 
-    use super::super::cert_key::pkcs8_der;
-
     /// The certificate key from its private scalar: the key pair rustls signs with and the
-    /// uncompressed public point. aws-lc computes `d·G` from a PKCS#8 without the public
-    /// key (and checks the pair, a second multiplication; the other loading paths tried
-    /// cost a third).
+    /// uncompressed public point. `pkcs8` writes the key's PKCS#8, with the public point
+    /// if given (`der.rs`). aws-lc computes `d·G` from a PKCS#8 without the public key
+    /// (and checks the pair, a second multiplication; the other loading paths tried cost
+    /// a third), so it is given none (and the scalar is not needed here).
     pub(in crate::tls) fn load_p256(
-        secret: &Zeroizing<[u8; 32]>,
+        _secret: &Zeroizing<[u8; 32]>,
+        pkcs8: impl FnOnce(Option<&[u8]>) -> Zeroizing<Vec<u8>>,
     ) -> Result<(EcdsaKeyPair, Vec<u8>), String> {
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8_der(secret, None))
-                .map_err(|e| format!("aws-lc-rs refused the key: {e}"))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8(None))
+            .map_err(|e| format!("aws-lc-rs refused the key: {e}"))?;
         let point = pair.public_key().as_ref().to_vec();
         Ok((pair, point))
     }
@@ -129,18 +135,18 @@ mod imp {
     use signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
     use zeroize::{Zeroize, Zeroizing};
 
-    use super::super::cert_key::pkcs8_der;
-
     /// The certificate key from its private scalar: the key pair rustls signs with and the
-    /// uncompressed public point. ring loads only a PKCS#8 that carries the public key (and
+    /// uncompressed public point. `pkcs8` writes the key's PKCS#8, with the public point
+    /// if given (`der.rs`). ring loads only a PKCS#8 that carries the public key (and
     /// checks that it matches), so the point comes from p256 first.
     pub(in crate::tls) fn load_p256(
         secret: &Zeroizing<[u8; 32]>,
+        pkcs8: impl FnOnce(Option<&[u8]>) -> Zeroizing<Vec<u8>>,
     ) -> Result<(EcdsaKeyPair, Vec<u8>), String> {
         let point = base_point_mul(&secret[..])?;
         let pair = EcdsaKeyPair::from_pkcs8(
             &ECDSA_P256_SHA256_ASN1_SIGNING,
-            &pkcs8_der(secret, Some(&point)),
+            &pkcs8(Some(&point)),
             &rand::SystemRandom::new(),
         )
         .map_err(|e| format!("ring refused the key: {e}"))?;
@@ -204,3 +210,7 @@ mod imp {
 
 #[cfg(any(feature = "aws-lc-rs", feature = "tls-ring"))]
 pub(super) use imp::*;
+
+/// What webpki's verification algorithms are (`webpki_algs`, either backend): the
+/// rustls-pki-types trait, reached through rustls (see the module doc).
+pub(super) use rustls::pki_types::SignatureVerificationAlgorithm;

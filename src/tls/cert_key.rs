@@ -1,7 +1,8 @@
 //! The certificate key: ECDSA P-256 with RFC 6979 nonces, the private scalar drawn from
 //! the caller's RNG, the point multiplications in the crypto backend (`backend.rs`:
-//! aws-lc-rs, or p256 itself on ring) and the scalar arithmetic in p256. Split from
-//! `certificate.rs` (the certificate itself and its verification).
+//! aws-lc-rs, or p256 itself on ring) and the scalar arithmetic in p256; its PKCS#8
+//! encoding is `der.rs`'s. Split from `certificate.rs` (the certificate itself and its
+//! verification).
 //!
 //! Why not a crate's signer: p256's RFC 6979 signer costs about 3x this on aws-lc-rs (its
 //! base-point multiplication and the public-key recomputation in `to_pkcs8_der`), and the
@@ -20,8 +21,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::backend::signature::EcdsaKeyPair;
 use super::backend::{self, digest, hmac};
-use super::certificate::{der, generation};
-use super::Error;
+use super::der;
+use super::error::Error;
 
 /// The certificate key as rcgen sees it.
 ///
@@ -50,7 +51,8 @@ impl CertKey {
         let mut scalar = NonZeroScalar::generate_from_rng(rng);
         let secret = Zeroizing::new(<[u8; SCALAR_LEN]>::from(scalar.to_repr()));
         scalar.zeroize();
-        let (pair, point) = backend::load_p256(&secret).map_err(|e| generation(&e))?;
+        let (pair, point) = backend::load_p256(&secret, |point| der::pkcs8_p256(&secret, point))
+            .map_err(|e| Error::generation(&e))?;
         Ok(Self {
             secret,
             point,
@@ -63,11 +65,11 @@ impl CertKey {
     fn sign_rfc6979(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {
         let hash = digest::digest(&digest::SHA256, msg);
         let hash = FieldBytes::try_from(hash.as_ref())
-            .map_err(|_| generation("unexpected SHA-256 length"))?;
+            .map_err(|_| Error::generation("unexpected SHA-256 length"))?;
         // bits2int = the hash itself (qlen = hlen = 256); bits2octets = reduced mod n
         let z = <Scalar as Reduce<FieldBytes>>::reduce(&hash);
         let mut d = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr((*self.secret).into()))
-            .ok_or_else(|| generation("certificate key out of range"))?;
+            .ok_or_else(|| Error::generation("certificate key out of range"))?;
         let mut drbg = HmacDrbg::new(&self.secret[..], &z.to_repr());
         let signature = loop {
             let candidate = drbg.next_candidate();
@@ -93,7 +95,7 @@ impl CertKey {
     /// The PKCS#8 DER of this key, with its public key: byte for byte what p256's
     /// `to_pkcs8_der` writes.
     pub(super) fn pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
-        pkcs8_der(&self.secret, Some(&self.point))
+        der::pkcs8_p256(&self.secret, Some(&self.point))
     }
 }
 
@@ -105,49 +107,17 @@ fn sign_with_nonce(
     z: &Scalar,
 ) -> Result<Option<Signature>, Error> {
     let k_bytes = Zeroizing::new(<[u8; SCALAR_LEN]>::from(k.to_repr()));
-    let big_r = backend::base_point_mul(&k_bytes[..]).map_err(|e| generation(&e))?;
+    let big_r = backend::base_point_mul(&k_bytes[..]).map_err(|e| Error::generation(&e))?;
     let x = big_r
         .get(1..=SCALAR_LEN)
         .and_then(|x| FieldBytes::try_from(x).ok())
-        .ok_or_else(|| generation("unexpected point encoding"))?;
+        .ok_or_else(|| Error::generation("unexpected point encoding"))?;
     let r = <Scalar as Reduce<FieldBytes>>::reduce(&x);
     let mut k_inv = k.invert();
     let s = *k_inv * (*z + r * **d);
     k_inv.zeroize();
     Ok(Signature::from_scalars(r, s).ok())
 }
-
-/// PKCS#8 v1 (RFC 5208) around an RFC 5915 `ECPrivateKey` for P-256 (curve in the
-/// PKCS#8 algorithm, not repeated in the `ECPrivateKey`), with the public key if given.
-/// Every buffer holding the scalar is allocated at its final size and wiped on drop.
-pub(super) fn pkcs8_der(secret: &[u8; SCALAR_LEN], point: Option<&[u8]>) -> Zeroizing<Vec<u8>> {
-    let mut public_key = Vec::new();
-    if let Some(point) = point {
-        let mut bits = Vec::with_capacity(point.len() + 4);
-        der::write(der::BIT_STRING, &[&[0][..], point].concat(), &mut bits);
-        der::write(der::CONTEXT_1, &bits, &mut public_key);
-    }
-    let mut fields = Zeroizing::new(Vec::with_capacity(public_key.len() + 40));
-    der::write(der::INTEGER, &[1], &mut fields);
-    der::write(der::OCTET_STRING, &secret[..], &mut fields);
-    fields.extend_from_slice(&public_key);
-    let mut ec_private_key = Zeroizing::new(Vec::with_capacity(fields.len() + 4));
-    der::write(der::SEQUENCE, &fields, &mut ec_private_key);
-
-    let mut info = Zeroizing::new(Vec::with_capacity(ec_private_key.len() + 40));
-    der::write(der::INTEGER, &[0], &mut info);
-    info.extend_from_slice(PKCS8_P256_ALGORITHM);
-    der::write(der::OCTET_STRING, &ec_private_key, &mut info);
-    let mut out = Zeroizing::new(Vec::with_capacity(info.len() + 4));
-    der::write(der::SEQUENCE, &info, &mut out);
-    out
-}
-
-/// `AlgorithmIdentifier { id-ecPublicKey, prime256v1 }`, DER (RFC 5480 §2.1.1).
-const PKCS8_P256_ALGORITHM: &[u8] = &[
-    0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-    0xce, 0x3d, 0x03, 0x01, 0x07,
-];
 
 /// RFC 6979 §3.2's HMAC-DRBG over SHA-256 for P-256, with `int2octets(x)` and
 /// `bits2octets(h1)` as its seed (the same generator as RustCrypto's `rfc6979`). Kept
@@ -294,7 +264,8 @@ mod tests {
         );
         // the signature with that key over "sample"
         let secret = Zeroizing::new(<[u8; SCALAR_LEN]>::try_from(&x[..]).unwrap());
-        let (pair, point) = backend::load_p256(&secret).unwrap();
+        let (pair, point) =
+            backend::load_p256(&secret, |point| der::pkcs8_p256(&secret, point)).unwrap();
         let key = CertKey {
             secret,
             point,

@@ -13,9 +13,10 @@
 //! signature, PeerId (and the expected PeerId for a dialer). Parsing is x509-parser's
 //! (extensions left unparsed: p2psec processes none but the libp2p one); the exact
 //! algorithm identifiers, the signed `tbsCertificate` bytes and the signature come from a
-//! small strict DER reader in this file, and signatures are verified with rustls-webpki's
+//! small strict DER reader (`der.rs`), and signatures are verified with rustls-webpki's
 //! algorithms of the crypto backend (`backend.rs`), matched to the certificate by their
-//! exact DER identifiers.
+//! exact DER identifiers (the table is in `signature.rs`, with [`SignatureAlgorithm`] and
+//! [`SignatureScheme`], re-exported here). The certificate key is `cert_key.rs`'s.
 
 use alloc::{
     format,
@@ -26,8 +27,6 @@ use alloc::{
 use core::fmt;
 
 use rand_core::CryptoRng;
-use rustls::pki_types::SignatureVerificationAlgorithm;
-use rustls::SignatureScheme;
 use x509_parser::certificate::X509CertificateParser;
 use x509_parser::nom::Parser;
 use x509_parser::time::ASN1Time;
@@ -35,9 +34,12 @@ use x509_parser::x509::{AlgorithmIdentifier, X509Version};
 use zeroize::Zeroizing;
 
 use super::backend::signature::EcdsaKeyPair;
-use super::backend::webpki_algs as algs;
 use super::cert_key::CertKey;
-use super::{Error, EXTENSION_OID, SIGNING_PREFIX};
+use super::der;
+use super::error::Error;
+use super::signature::accepted;
+pub use super::signature::{SignatureAlgorithm, SignatureScheme};
+use super::{EXTENSION_OID, SIGNING_PREFIX};
 use crate::identity::{Keypair, PeerId, PublicKey};
 
 /// Largest certificate accepted, checked before parsing: rustls 0.23 refuses handshake
@@ -97,7 +99,7 @@ impl Certificate {
         let not_before = now_unix.saturating_sub(NOT_BEFORE_SKEW_SECS);
         let not_after = now_unix
             .checked_add(VALIDITY_SECS)
-            .ok_or_else(|| generation("notAfter overflows"))?;
+            .ok_or_else(|| Error::generation("notAfter overflows"))?;
 
         // The identity signs the SubjectPublicKeyInfo exactly as rcgen writes it into the
         // certificate (the same encoder produces both).
@@ -112,7 +114,7 @@ impl Certificate {
 
         let mut name = rcgen::DistinguishedName::new();
         let serial_text = rcgen::string::PrintableString::try_from(serial.to_string())
-            .map_err(|e| generation(&e.to_string()))?;
+            .map_err(|e| Error::generation(&e.to_string()))?;
         name.push(
             rcgen::DnType::CustomDnType(ATTRIBUTE_SERIAL_NUMBER.to_vec()),
             rcgen::DnValue::PrintableString(serial_text),
@@ -128,7 +130,7 @@ impl Certificate {
         params.custom_extensions.push(extension);
         let cert = params
             .self_signed(&key)
-            .map_err(|e| generation(&e.to_string()))?;
+            .map_err(|e| Error::generation(&e.to_string()))?;
 
         Ok(Self {
             der: cert.der().to_vec(),
@@ -176,130 +178,12 @@ impl fmt::Debug for Certificate {
     }
 }
 
-pub(super) fn generation(reason: &str) -> Error {
-    Error::CertificateGeneration {
-        reason: reason.to_string(),
-    }
-}
-
 fn asn1_time(unix: u64) -> Result<ASN1Time, Error> {
-    let secs = i64::try_from(unix).map_err(|_| generation("time out of range"))?;
-    ASN1Time::from_timestamp(secs).map_err(|_| generation("time out of range"))
+    let secs = i64::try_from(unix).map_err(|_| Error::generation("time out of range"))?;
+    ASN1Time::from_timestamp(secs).map_err(|_| Error::generation("time out of range"))
 }
 
 // ---- verifying a peer's certificate ----
-
-/// The self-signature algorithms accepted (rust-libp2p's set). Each pins the key type
-/// and, for ECDSA, the curve to the hash: P-256 with SHA-256, P-384 with SHA-384.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SignatureAlgorithm {
-    /// ecdsa-with-SHA256 over a P-256 key (what go-libp2p, rust-libp2p and p2psec make).
-    EcdsaP256Sha256,
-    /// ecdsa-with-SHA384 over a P-384 key.
-    EcdsaP384Sha384,
-    /// Ed25519 (RFC 8410).
-    Ed25519,
-    /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, salt 32) over an rsaEncryption key.
-    RsaPssSha256,
-    /// RSASSA-PSS with SHA-384 (MGF1 SHA-384, salt 48) over an rsaEncryption key.
-    RsaPssSha384,
-    /// RSASSA-PSS with SHA-512 (MGF1 SHA-512, salt 64) over an rsaEncryption key.
-    RsaPssSha512,
-    /// sha256WithRSAEncryption. Parses, but TLS 1.3 forbids PKCS#1 v1.5 in
-    /// `CertificateVerify`, so a handshake with such a certificate always fails.
-    RsaPkcs1Sha256,
-    /// sha384WithRSAEncryption (see [`SignatureAlgorithm::RsaPkcs1Sha256`]).
-    RsaPkcs1Sha384,
-    /// sha512WithRSAEncryption (see [`SignatureAlgorithm::RsaPkcs1Sha256`]).
-    RsaPkcs1Sha512,
-}
-
-impl SignatureAlgorithm {
-    /// The TLS 1.3 `CertificateVerify` scheme the certificate key must use (rust-libp2p
-    /// pins it to the self-signature's algorithm); `None` for RSA PKCS#1 v1.5, which TLS
-    /// 1.3 does not allow there (RFC 8446 §4.4.3).
-    pub fn tls13_scheme(self) -> Option<SignatureScheme> {
-        match self {
-            Self::EcdsaP256Sha256 => Some(SignatureScheme::ECDSA_NISTP256_SHA256),
-            Self::EcdsaP384Sha384 => Some(SignatureScheme::ECDSA_NISTP384_SHA384),
-            Self::Ed25519 => Some(SignatureScheme::ED25519),
-            Self::RsaPssSha256 => Some(SignatureScheme::RSA_PSS_SHA256),
-            Self::RsaPssSha384 => Some(SignatureScheme::RSA_PSS_SHA384),
-            Self::RsaPssSha512 => Some(SignatureScheme::RSA_PSS_SHA512),
-            Self::RsaPkcs1Sha256 | Self::RsaPkcs1Sha384 | Self::RsaPkcs1Sha512 => None,
-        }
-    }
-
-    /// A short name: `ecdsa-p256-sha256`, `ed25519`, `rsa-pss-sha256`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
-            Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
-            Self::Ed25519 => "ed25519",
-            Self::RsaPssSha256 => "rsa-pss-sha256",
-            Self::RsaPssSha384 => "rsa-pss-sha384",
-            Self::RsaPssSha512 => "rsa-pss-sha512",
-            Self::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
-            Self::RsaPkcs1Sha384 => "rsa-pkcs1-sha384",
-            Self::RsaPkcs1Sha512 => "rsa-pkcs1-sha512",
-        }
-    }
-
-    /// The verifier used for this algorithm (self-signature and `CertificateVerify`).
-    fn verifier(self) -> &'static dyn SignatureVerificationAlgorithm {
-        match self {
-            Self::EcdsaP256Sha256 => algs::ECDSA_P256_SHA256,
-            Self::EcdsaP384Sha384 => algs::ECDSA_P384_SHA384,
-            Self::Ed25519 => algs::ED25519,
-            Self::RsaPssSha256 => algs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-            Self::RsaPssSha384 => algs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-            Self::RsaPssSha512 => algs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-            Self::RsaPkcs1Sha256 => algs::RSA_PKCS1_2048_8192_SHA256,
-            Self::RsaPkcs1Sha384 => algs::RSA_PKCS1_2048_8192_SHA384,
-            Self::RsaPkcs1Sha512 => algs::RSA_PKCS1_2048_8192_SHA512,
-        }
-    }
-}
-
-impl fmt::Display for SignatureAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Every accepted signature `AlgorithmIdentifier`, as webpki encodes it, with the
-/// algorithm it means. RFC 4055 says the RSA PKCS#1 parameters MUST be NULL and that
-/// implementations MUST accept them absent too, hence two entries for each.
-fn accepted() -> [(
-    SignatureAlgorithm,
-    &'static dyn SignatureVerificationAlgorithm,
-); 12] {
-    use SignatureAlgorithm as A;
-    [
-        (A::EcdsaP256Sha256, A::EcdsaP256Sha256.verifier()),
-        (A::EcdsaP384Sha384, A::EcdsaP384Sha384.verifier()),
-        (A::Ed25519, A::Ed25519.verifier()),
-        (A::RsaPssSha256, A::RsaPssSha256.verifier()),
-        (A::RsaPssSha384, A::RsaPssSha384.verifier()),
-        (A::RsaPssSha512, A::RsaPssSha512.verifier()),
-        (A::RsaPkcs1Sha256, A::RsaPkcs1Sha256.verifier()),
-        (A::RsaPkcs1Sha384, A::RsaPkcs1Sha384.verifier()),
-        (A::RsaPkcs1Sha512, A::RsaPkcs1Sha512.verifier()),
-        (
-            A::RsaPkcs1Sha256,
-            algs::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-        ),
-        (
-            A::RsaPkcs1Sha384,
-            algs::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-        ),
-        (
-            A::RsaPkcs1Sha512,
-            algs::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-        ),
-    ]
-}
 
 /// A peer's certificate that passed every check: who the peer is and what the TLS
 /// handshake still needs (the certificate key and its algorithm for `CertificateVerify`).
@@ -524,7 +408,7 @@ fn describe(algorithm: &AlgorithmIdentifier<'_>) -> String {
     }
 }
 
-/// The exact bytes a signature check needs, read with the strict reader below:
+/// The exact bytes a signature check needs, read with the strict reader (`der.rs`):
 /// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }`.
 struct RawCertificate<'a> {
     /// The whole `tbsCertificate` encoding: what the self-signature signs.
@@ -621,310 +505,5 @@ fn decode_signed_key(value: &[u8]) -> Result<(&[u8], &[u8]), Error> {
     Ok((public_key, signature))
 }
 
-/// A strict DER reader for the few structures read here: definite, minimal lengths of at
-/// most three octets (certificates are capped at 64 KiB), single-octet tags.
-pub(super) mod der {
-    use alloc::vec::Vec;
-
-    pub(crate) const INTEGER: u8 = 0x02;
-    pub(crate) const BIT_STRING: u8 = 0x03;
-    pub(crate) const OCTET_STRING: u8 = 0x04;
-    pub(crate) const SEQUENCE: u8 = 0x30;
-    /// `[0]` constructed: the certificate's version.
-    pub(crate) const CONTEXT_0: u8 = 0xa0;
-    /// `[1]` constructed: an `ECPrivateKey`'s public key.
-    pub(crate) const CONTEXT_1: u8 = 0xa1;
-
-    pub(crate) struct Reader<'a> {
-        rest: &'a [u8],
-    }
-
-    impl<'a> Reader<'a> {
-        pub(crate) fn new(bytes: &'a [u8]) -> Self {
-            Self { rest: bytes }
-        }
-
-        pub(crate) fn is_empty(&self) -> bool {
-            self.rest.is_empty()
-        }
-
-        pub(crate) fn peek_tag(&self) -> Option<u8> {
-            self.rest.first().copied()
-        }
-
-        /// The contents of the next element, which must have tag `tag`.
-        pub(crate) fn read(&mut self, tag: u8) -> Result<&'a [u8], &'static str> {
-            self.read_with_header(tag).map(|(content, _)| content)
-        }
-
-        /// The contents of the next element and its whole encoding (tag, length, contents).
-        pub(crate) fn read_with_header(
-            &mut self,
-            tag: u8,
-        ) -> Result<(&'a [u8], &'a [u8]), &'static str> {
-            let whole = self.rest;
-            let (&found, rest) = whole.split_first().ok_or("truncated: tag")?;
-            if found != tag {
-                return Err("unexpected tag");
-            }
-            let (&first, mut rest) = rest.split_first().ok_or("truncated: length")?;
-            let len = if first < 0x80 {
-                usize::from(first)
-            } else {
-                let n = usize::from(first & 0x7f);
-                if n == 0 {
-                    return Err("indefinite length");
-                }
-                if n > 3 {
-                    return Err("length too large");
-                }
-                let (octets, after) = rest.split_at_checked(n).ok_or("truncated: length")?;
-                rest = after;
-                if octets.first() == Some(&0) {
-                    return Err("non-minimal length");
-                }
-                let len = octets
-                    .iter()
-                    .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-                if len < 0x80 {
-                    return Err("non-minimal length");
-                }
-                len
-            };
-            let (content, after) = rest.split_at_checked(len).ok_or("truncated: contents")?;
-            let header_and_content = whole.len() - after.len();
-            self.rest = after;
-            Ok((content, whole.get(..header_and_content).unwrap_or(whole)))
-        }
-    }
-
-    /// The bytes of a BIT STRING's contents, which must have no unused bits.
-    pub(crate) fn bit_string_bytes(content: &[u8]) -> Result<&[u8], &'static str> {
-        match content.split_first() {
-            Some((0, bytes)) => Ok(bytes),
-            Some(_) => Err("bit string with unused bits"),
-            None => Err("empty bit string"),
-        }
-    }
-
-    /// Appends `tag`, the minimal DER length and `content`.
-    pub(crate) fn write(tag: u8, content: &[u8], out: &mut Vec<u8>) {
-        out.push(tag);
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let octets = len.to_be_bytes();
-            let skip = octets.iter().take_while(|&&b| b == 0).count();
-            let significant = octets.get(skip..).unwrap_or(&[]);
-            out.push(0x80 | significant.len() as u8);
-            out.extend_from_slice(significant);
-        }
-        out.extend_from_slice(content);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use alloc::vec;
-
-    use super::*;
-    use crate::identity::KeyType;
-
-    /// Deterministic RNG (splitmix64), as in the Noise unit tests.
-    struct TestRng(u64);
-
-    impl rand_core::TryRng for TestRng {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(self.try_next_u64()? as u32)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            Ok(z ^ (z >> 31))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for chunk in dst.chunks_mut(8) {
-                let v = self.try_next_u64()?.to_le_bytes();
-                chunk.copy_from_slice(&v[..chunk.len()]);
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for TestRng {}
-
-    const NOW: u64 = 1_750_000_000;
-
-    fn generate(seed: u64) -> (Keypair, Certificate) {
-        let mut rng = TestRng(seed);
-        let id = Keypair::generate(KeyType::Ed25519, &mut rng).unwrap();
-        let cert = Certificate::generate(&id, NOW, &mut rng).unwrap();
-        (id, cert)
-    }
-
-    #[test]
-    fn extension_oid_bytes_match_the_arcs() {
-        // 1.3 -> 43, then base-128 arcs; 53594 = 3*128^2 + 34*128 + 90
-        assert_eq!(EXTENSION_OID_DER[0], 40 + 3);
-        assert_eq!(&EXTENSION_OID_DER[5..8], &[0x83, 0xa2, 0x5a]);
-        assert_eq!(3 * 128 * 128 + 34 * 128 + 90, EXTENSION_OID[6]);
-        let oid = x509_parser::oid_registry::Oid::new(EXTENSION_OID_DER.into());
-        assert_eq!(oid.to_id_string(), super::super::EXTENSION_OID_STR);
-    }
-
-    #[test]
-    fn generated_certificate_has_the_promised_shape() {
-        let (id, cert) = generate(1);
-        let (_, x509) = x509_parser::parse_x509_certificate(cert.der()).unwrap();
-        let tbs = &x509.tbs_certificate;
-        assert_eq!(tbs.validity.not_before.timestamp(), (NOW - 3600) as i64);
-        assert_eq!(
-            tbs.validity.not_after.timestamp(),
-            (NOW + VALIDITY_SECS) as i64
-        );
-        assert_eq!(cert.not_before(), NOW - 3600);
-        assert_eq!(cert.not_after(), NOW + VALIDITY_SECS);
-        let serial = tbs.raw_serial();
-        assert!(!serial.is_empty() && serial.len() <= 9 && serial[0] & 0x80 == 0);
-        assert_eq!(tbs.subject, tbs.issuer);
-        assert!(tbs.issuer_uid.is_none() && tbs.subject_uid.is_none());
-        let exts = tbs.extensions();
-        assert_eq!(exts.len(), 1);
-        assert!(exts[0].critical);
-        assert_eq!(exts[0].oid.as_bytes(), EXTENSION_OID_DER);
-        let (pk, _) = decode_signed_key(exts[0].value).unwrap();
-        assert_eq!(pk, &id.public().encode_protobuf()[..]);
-        assert_eq!(
-            x509.signature_algorithm.algorithm.to_id_string(),
-            "1.2.840.10045.4.3.2"
-        );
-        let v = verify(cert.der(), NOW).unwrap();
-        assert_eq!(v.peer_id, id.peer_id());
-        assert_eq!(v.signature_algorithm, SignatureAlgorithm::EcdsaP256Sha256);
-        assert_eq!(v.spki_der, tbs.subject_pki.raw);
-        assert!(format!("{cert:?}").contains("der_len"));
-        assert!(!format!("{cert:?}").contains("private"));
-    }
-
-    #[test]
-    fn generation_is_deterministic_in_the_rng() {
-        let (_, a) = generate(5);
-        let (_, b) = generate(5);
-        let (_, c) = generate(6);
-        assert_eq!(a.der(), b.der());
-        assert_eq!(a.private_key_pkcs8_der(), b.private_key_pkcs8_der());
-        assert_ne!(a.der(), c.der());
-    }
-
-    #[test]
-    fn private_key_loads_into_aws_lc_and_matches_the_certificate() {
-        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-        let (_, cert) = generate(2);
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            cert.private_key_pkcs8_der(),
-        )
-        .unwrap();
-        let v = verify(cert.der(), NOW).unwrap();
-        let spki = Spki::split(&v.spki_der).unwrap();
-        assert_eq!(pair.public_key().as_ref(), spki.key);
-        // a CertificateVerify made with that key verifies under the pinned scheme only
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let sig = pair.sign(&rng, b"transcript").unwrap();
-        let scheme = SignatureScheme::ECDSA_NISTP256_SHA256;
-        verify_tls13_signature(&v, scheme, b"transcript", sig.as_ref()).unwrap();
-        assert_eq!(
-            verify_tls13_signature(&v, scheme, b"other", sig.as_ref()),
-            Err(Error::HandshakeSignature)
-        );
-        assert_eq!(
-            verify_tls13_signature(&v, SignatureScheme::ED25519, b"transcript", sig.as_ref()),
-            Err(Error::SignatureSchemeMismatch {
-                certificate: SignatureAlgorithm::EcdsaP256Sha256,
-                scheme: SignatureScheme::ED25519,
-            })
-        );
-    }
-
-    #[test]
-    fn time_out_of_range_is_a_generation_error() {
-        let mut rng = TestRng(3);
-        let id = Keypair::generate(KeyType::Ed25519, &mut rng).unwrap();
-        for now in [u64::MAX, u64::MAX - VALIDITY_SECS, 1 << 40] {
-            assert!(matches!(
-                Certificate::generate(&id, now, &mut rng),
-                Err(Error::CertificateGeneration { .. })
-            ));
-        }
-        // the first second of 1970 still works (notBefore saturates at 0)
-        let cert = Certificate::generate(&id, 0, &mut rng).unwrap();
-        assert_eq!(cert.not_before(), 0);
-        verify(cert.der(), 0).unwrap();
-    }
-
-    #[test]
-    fn signed_key_round_trip_and_strictness() {
-        let long = vec![7u8; 300];
-        let enc = encode_signed_key(&long, b"sig");
-        assert_eq!(decode_signed_key(&enc).unwrap(), (&long[..], &b"sig"[..]));
-        let mut trailing = enc.clone();
-        trailing.push(0);
-        assert_eq!(
-            decode_signed_key(&trailing),
-            Err(Error::SignedKeyDer {
-                reason: "bytes after SignedKey"
-            })
-        );
-        // three fields
-        let mut fields = Vec::new();
-        for f in [&b"a"[..], b"b", b"c"] {
-            der::write(der::OCTET_STRING, f, &mut fields);
-        }
-        let mut three = Vec::new();
-        der::write(der::SEQUENCE, &fields, &mut three);
-        assert_eq!(
-            decode_signed_key(&three),
-            Err(Error::SignedKeyDer {
-                reason: "extra fields in SignedKey"
-            })
-        );
-        // one field
-        assert!(decode_signed_key(&[0x30, 0x03, 0x04, 0x01, 0x00]).is_err());
-    }
-
-    #[test]
-    fn der_reader_rejects_non_der_lengths() {
-        let cases: [(&[u8], &str); 6] = [
-            (&[0x04, 0x80, 0x00, 0x00], "indefinite length"),
-            (&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5], "non-minimal length"),
-            (&[0x04, 0x82, 0x00, 0x80], "non-minimal length"),
-            (&[0x04, 0x84, 0x01, 0x00, 0x00, 0x00], "length too large"),
-            (&[0x04, 0x03, 0x01], "truncated: contents"),
-            (&[0x04], "truncated: length"),
-        ];
-        for (bytes, reason) in cases {
-            assert_eq!(der::Reader::new(bytes).read(der::OCTET_STRING), Err(reason));
-        }
-        assert_eq!(der::Reader::new(&[]).read(0x04), Err("truncated: tag"));
-        assert_eq!(
-            der::Reader::new(&[0x02, 0x00]).read(0x04),
-            Err("unexpected tag")
-        );
-        let mut long = vec![0x04, 0x81, 0x80];
-        long.extend_from_slice(&[1; 0x80]);
-        let mut r = der::Reader::new(&long);
-        let (content, whole) = r.read_with_header(0x04).unwrap();
-        assert_eq!((content.len(), whole.len()), (0x80, 0x83));
-        assert!(r.is_empty());
-        let mut written = Vec::new();
-        der::write(0x04, &[1; 0x80], &mut written);
-        assert_eq!(written, long);
-        assert_eq!(
-            der::bit_string_bytes(&[1, 0xff]),
-            Err("bit string with unused bits")
-        );
-    }
-}
+mod tests;

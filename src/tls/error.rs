@@ -1,8 +1,8 @@
 //! Errors of the TLS layer, grouped by fault (STYLE.md).
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 
-use super::certificate::SignatureAlgorithm;
+use super::signature::{SignatureAlgorithm, SignatureScheme};
 use crate::identity::{self, PeerId};
 
 /// Why a certificate was refused, a handshake signature failed, or our certificate could
@@ -130,12 +130,12 @@ pub enum Error {
     /// A TLS 1.3 `CertificateVerify` uses a scheme other than the one the certificate's
     /// algorithm allows (certificates self-signed with RSA PKCS#1 v1.5 allow none: TLS 1.3
     /// forbids PKCS#1 v1.5 in `CertificateVerify`).
-    #[error("signature scheme {scheme:?} not allowed for a {certificate} certificate")]
+    #[error("signature scheme {scheme} not allowed for a {certificate} certificate")]
     SignatureSchemeMismatch {
         /// The certificate's self-signature algorithm.
         certificate: SignatureAlgorithm,
         /// The scheme the peer used.
-        scheme: rustls::SignatureScheme,
+        scheme: SignatureScheme,
     },
 
     // --- local failures ---
@@ -234,4 +234,13 @@ pub enum Error {
     /// A caller bug: a call out of order, an invalid setting.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),
+}
+
+impl Error {
+    /// [`Error::CertificateGeneration`] for `reason`.
+    pub(super) fn generation(reason: &str) -> Self {
+        Self::CertificateGeneration {
+            reason: reason.to_string(),
+        }
+    }
 }

@@ -2,9 +2,9 @@
 //! identity shares), [`Client`] (the dialer) and [`Server`] (the listener). Spec: libp2p
 //! tls/tls.md and connections/inlined-muxer-negotiation.md.
 //!
-//! Both are thin role wrappers over one core that feeds whole TLS records to rustls
-//! (through `rustls_glue.rs`, the only file that calls rustls) and turns what rustls
-//! reports into the machine verbs of STYLE.md. The handshake is mutual: each side checks
+//! Both are thin role wrappers over one core that feeds whole TLS records (framed by
+//! `record.rs`) to rustls (through the rustls folder, the only place that calls rustls)
+//! and turns what rustls reports into the machine verbs of STYLE.md. The handshake is mutual: each side checks
 //! the other's libp2p certificate ([`super::certificate::verify_chain`]) at the caller's
 //! time and the `CertificateVerify` signature under its key; the client also checks the
 //! PeerId it dialed. The muxer is agreed through ALPN: the client offers its
@@ -22,12 +22,12 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use super::certificate::{Certificate, Verified};
-use super::rustls_glue::{
-    next_record, Engine, LocalCert, Record, MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN,
-};
+use super::error::Error;
+use super::record::{next_record, Record, MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
+use super::rustls::{Engine, LocalCert};
 use super::session::Session;
 use super::verified_cache::{VerifiedCache, VERIFIED_CACHE_CAPACITY};
-use super::{Error, ALPN_LIBP2P};
+use super::ALPN_LIBP2P;
 use crate::identity::{Keypair, PeerId};
 
 /// How long before our certificate's `notAfter` [`Config::refresh_if_needed`] replaces it:
@@ -100,13 +100,12 @@ impl Config {
     }
 
     /// How many verified peer certificates to remember across handshakes (default
-    /// [`VERIFIED_CACHE_CAPACITY`](super::VERIFIED_CACHE_CAPACITY), 64); 0 verifies every
-    /// certificate in full every time. A peer that presents a certificate seen before, byte
-    /// for byte, has it checked again only against the handshake's time and expected
-    /// PeerId: the certificate's signatures are not verified twice. Its `CertificateVerify`
-    /// signature, the proof that it holds the certificate key, is checked in every
-    /// handshake. This starts a new, empty cache for this config (and the clones made from
-    /// it afterwards).
+    /// [`VERIFIED_CACHE_CAPACITY`], 64); 0 verifies every certificate in full every time.
+    /// A peer that presents a certificate seen before, byte for byte, has it checked
+    /// again only against the handshake's time and expected PeerId: the certificate's
+    /// signatures are not verified twice. Its `CertificateVerify` signature, the proof
+    /// that it holds the certificate key, is checked in every handshake. This starts a
+    /// new, empty cache for this config (and the clones made from it afterwards).
     #[must_use]
     pub fn with_verified_certificate_cache(mut self, capacity: usize) -> Self {
         self.edit().verified = Arc::new(VerifiedCache::new(capacity));

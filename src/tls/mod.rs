@@ -16,8 +16,9 @@
 //!   self-signature, SignedKey, host key, extension signature, PeerId), each failure its own
 //!   [`Error`] variant.
 //! - [`certificate::verify_tls13_signature`] checks a TLS 1.3 `CertificateVerify`
-//!   signature under a verified certificate's key, with the scheme pinned to the
-//!   certificate's own signature algorithm (as rust-libp2p does).
+//!   signature under a verified certificate's key, with the scheme ([`SignatureScheme`],
+//!   the TLS 1.3 code point) pinned to the certificate's own signature algorithm
+//!   ([`SignatureAlgorithm::tls13_scheme`], as rust-libp2p does).
 //!
 //! ```
 //! use p2psec::identity::{KeyType, Keypair};
@@ -47,7 +48,7 @@
 //! ```
 //!
 //! The TLS 1.3 machines drive rustls 0.23 in memory (every rustls call lives in one
-//! private file, `rustls_glue.rs`):
+//! private folder, `rustls/`, and no rustls type appears in this module's API):
 //!
 //! - [`Config`]: the identity, our current certificate (made from the caller's RNG and
 //!   time, reused across connections, replaced by [`Config::refresh_if_needed`] before it
@@ -114,6 +115,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The files, each using only those listed before it (no import circle): `der.rs` (the
+//! strict DER reader and writer, the certificate key's PKCS#8) and `backend.rs` (the
+//! crypto backend, aws-lc-rs or ring: crates only); `signature.rs` (the signature
+//! algorithms and schemes); `error.rs`; `cert_key.rs` (the certificate key, RFC 6979);
+//! `certificate.rs` (generation and the spec's checks); `verified_cache.rs`; `record.rs`
+//! (record framing, traffic keys, sealing and opening one record); `rustls/` (the rustls
+//! connection of a handshake: provider and configs, verifier, traffic secrets, engine);
+//! `session.rs` (the record-layer machine); `handshake.rs` (`Config`, `Client`,
+//! `Server`). This file holds the constants and the re-exports.
+//!
 //! Not here: multistream-select (the `/tls/1.0.0` negotiation before the handshake, and the
 //! muxer negotiation after it when ALPN agreed only `libp2p`), sockets and timeouts (the
 //! adapters own the handshake deadline), and randomness inside TLS itself: rustls draws
@@ -124,22 +135,26 @@
 mod backend;
 mod cert_key;
 pub mod certificate;
+mod der;
 mod error;
 mod handshake;
-mod rustls_glue;
+mod record;
+mod rustls;
 mod session;
+mod signature;
 mod verified_cache;
 
-pub use certificate::{Certificate, SignatureAlgorithm, Verified};
+pub use certificate::{Certificate, Verified};
 pub use error::Error;
 pub use handshake::{
     Client, Config, Event, Server, CERTIFICATE_RENEWAL_MARGIN_SECS, MAX_STREAM_MUXERS,
 };
-pub use rustls_glue::{MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
+pub use record::{MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
 pub use session::{
     Session, MAX_BUFFERED_PLAINTEXT, MAX_CONSECUTIVE_EMPTY_RECORDS, MAX_CONSECUTIVE_KEY_UPDATES,
     MAX_PENDING_CIPHERTEXT, MAX_WARNING_ALERTS,
 };
+pub use signature::{SignatureAlgorithm, SignatureScheme};
 pub use verified_cache::VERIFIED_CACHE_CAPACITY;
 
 /// The multistream-select protocol id.

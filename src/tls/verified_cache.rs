@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::backend::digest;
 use super::certificate::{self, Validity, Verified};
-use super::Error;
+use super::error::Error;
 use crate::identity::PeerId;
 
 /// How many verified peer certificates a [`super::Config`] remembers by default: 64. An
