@@ -7,7 +7,14 @@
 //! Each returns a stream that reads and writes the muxer's plaintext, together with a
 //! [`ConnectionInfo`] (remote PeerId, security protocol, muxer). The adapters supply what
 //! the machines must not take themselves: the wall clock (certificate validity), the
-//! monotonic clock (the deadline) and the OS random number generator.
+//! monotonic clock (the deadline) and the OS random number generator; callers that build
+//! a machine themselves get the same two from [`unix_time_now`] and [`os_rng`].
+//!
+//! Above the upgrade, the async adapters also drive the machines that run on a secured
+//! connection: `tokio::negotiate_dialer` / `tokio::negotiate_listener` (and the same in
+//! `futures`) agree a protocol on a stream with the [`crate::multistream`] machines,
+//! returning a `Negotiated`; `mplex` (features `tokio` and `mplex`) runs the mplex
+//! muxer's machine and hands out its streams.
 //!
 //! Set `TCP_NODELAY` on TCP sockets: the dialer's last handshake message and its first
 //! application bytes are separate writes, and Nagle's algorithm would hold the second
@@ -24,6 +31,17 @@
 //! | no common security protocol or muxer | `Unsupported` |
 //! | anything else the peer sent wrong (malformed, forged, failed decryption) | `InvalidData` |
 //! | a caller bug (`ApiMisuse`) | `InvalidInput` |
+//!
+//! The negotiation on a stream (`negotiate_dialer`, `negotiate_listener`) wraps a
+//! [`multistream::Error`](crate::multistream::Error) the same way:
+//!
+//! | cause | `io::ErrorKind` |
+//! |---|---|
+//! | no common protocol (`Fault::PeerIncompatible`) | `Unsupported` |
+//! | the peer closed the stream before agreement | `UnexpectedEof` |
+//! | a caller bug: no protocols, an invalid id (`Fault::ApiMisuse`) | `InvalidInput` |
+//! | anything else the peer sent wrong (malformed, out of place) | `InvalidData` |
+//! | the stream's own errors | as the stream reported them |
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -35,10 +53,17 @@ use crate::upgrade::{self, Error, MuxerSelection, SecureChannel, SecurityProtoco
 pub mod blocking;
 #[cfg(feature = "async-std")]
 pub mod futures;
+#[cfg(all(feature = "tokio", feature = "mplex"))]
+pub mod mplex;
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+mod negotiate;
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 mod poll;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+pub use negotiate::Negotiated;
 
 /// The default handshake deadline: 15 s, the inbound upgrade timeout of go-libp2p (js
 /// gives 10 s to inbound connections; rust-libp2p 20 s).
@@ -83,16 +108,20 @@ fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "the handshake deadline passed")
 }
 
-/// The wall clock in Unix seconds, for certificate validity.
-fn now_unix() -> u64 {
+/// The wall clock in Unix seconds: the `now_unix` that [`upgrade::Config::new`] and the
+/// upgrade machines take for certificate validity. A clock set before 1970 reads as 0
+/// (every certificate then looks not yet valid, rather than the call failing).
+pub fn unix_time_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-/// Draws the ephemeral secrets from the OS generator.
-fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+/// The OS random number generator (getrandom), as the `rng` the upgrade machines and
+/// [`upgrade::Config::new`] take for their ephemeral secrets. It panics if the OS cannot
+/// supply randomness: no secret is ever drawn from a weaker source.
+pub fn os_rng() -> impl rand_core::CryptoRng {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
@@ -104,13 +133,13 @@ enum Machine {
 
 impl Machine {
     fn dialer(config: &upgrade::Config, expected: Option<PeerId>) -> io::Result<Self> {
-        upgrade::Dialer::new(config, expected, now_unix(), &mut os_rng())
+        upgrade::Dialer::new(config, expected, unix_time_now(), &mut os_rng())
             .map(Machine::Dialer)
             .map_err(io_error)
     }
 
     fn listener(config: &upgrade::Config) -> io::Result<Self> {
-        upgrade::Listener::new(config, now_unix(), &mut os_rng())
+        upgrade::Listener::new(config, unix_time_now(), &mut os_rng())
             .map(Machine::Listener)
             .map_err(io_error)
     }

@@ -1,6 +1,6 @@
 //! The part the tokio and futures-io adapters share: the upgrade loop and the stream's
 //! poll functions, written once over [`AsyncIo`], which each adapter implements for its
-//! runtime's traits.
+//! runtime's traits (the negotiation loop and the mplex driver use it too).
 
 use alloc::vec::Vec;
 use core::future::poll_fn;
@@ -62,7 +62,8 @@ pub(super) async fn upgrade<I: AsyncIo>(io: &mut I, mut machine: Machine) -> io:
     Ok(pump)
 }
 
-async fn write_all<I: AsyncIo>(io: &mut I, mut bytes: &[u8]) -> io::Result<()> {
+/// Writes all of `bytes`, then flushes.
+pub(super) async fn write_all<I: AsyncIo>(io: &mut I, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         let n = poll_fn(|cx| io.poll_write(cx, bytes)).await?;
         if n == 0 {

@@ -1,6 +1,7 @@
 //! The tokio adapter: the upgrade over tokio's `AsyncRead + AsyncWrite` (e.g.
 //! `tokio::net::TcpStream`), returning a [`SecureStream`] that implements them too. The
-//! handshake deadline is `tokio::time::timeout`.
+//! handshake deadline is `tokio::time::timeout`. [`negotiate_dialer`] and
+//! [`negotiate_listener`] run multistream-select on any such stream (a muxer's stream).
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -10,12 +11,12 @@ use std::io;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::poll::{self, AsyncIo};
-use super::{timed_out, ConnectionInfo, Machine, Pump};
+use super::{negotiate, timed_out, ConnectionInfo, Machine, Negotiated, Pump};
 use crate::identity::PeerId;
 use crate::upgrade::Config;
 
 /// tokio's traits seen as the adapters' [`AsyncIo`].
-struct Io<S>(S);
+pub(super) struct Io<S>(pub(super) S);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for Io<S> {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -56,6 +57,36 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     run(io, Machine::listener(config)?, timeout).await
+}
+
+/// Agrees a protocol on `io` (a muxer's stream, say) as the multistream-select dialer:
+/// proposes `protocols` in order, waiting for each answer ([`Version::V1`]: what js and
+/// go listeners expect on a stream). Bytes read past the agreement are returned in
+/// [`Negotiated::remaining`]. No deadline: wrap the call in a timeout to bound it. Errors
+/// by the negotiation table in the [adapters' docs](super): no common protocol is
+/// `Unsupported`, the peer closing first `UnexpectedEof`.
+///
+/// [`Version::V1`]: crate::multistream::Version::V1
+pub async fn negotiate_dialer<S, P, T>(io: &mut S, protocols: P) -> io::Result<Negotiated>
+where
+    S: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    P: IntoIterator<Item = T>,
+    T: Into<alloc::string::String>,
+{
+    negotiate::dialer(&mut Io(io), protocols).await
+}
+
+/// Answers the multistream-select proposals on `io` as the listener, accepting the first
+/// one among `protocols`; the dialer's bytes after its accepted proposal (a lazy dialer's
+/// first data) are returned in [`Negotiated::remaining`]. No deadline, as
+/// [`negotiate_dialer`].
+pub async fn negotiate_listener<S, P, T>(io: &mut S, protocols: P) -> io::Result<Negotiated>
+where
+    S: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    P: IntoIterator<Item = T>,
+    T: Into<alloc::string::String>,
+{
+    negotiate::listener(&mut Io(io), protocols).await
 }
 
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use p2psec::adapters::{os_rng, unix_time_now};
 use p2psec::identity::{KeyType, Keypair};
 use p2psec::upgrade::{Config, SecurityProtocol};
 use serde_json::json;
@@ -137,7 +138,7 @@ async fn one(protocol: SecurityProtocol, len: usize) -> Result<Row, CliError> {
 
 fn config(protocol: SecurityProtocol) -> Result<Config, CliError> {
     let identity = Keypair::generate_with_os_rng(KeyType::Ed25519).map_err(|e| e.to_string())?;
-    Config::new(&identity, net::now_unix(), &mut net::os_rng())
+    Config::new(&identity, unix_time_now(), &mut os_rng())
         .and_then(|c| c.with_security([protocol]))
         .map_err(|e| e.to_string())
 }

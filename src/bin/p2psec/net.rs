@@ -1,28 +1,24 @@
 //! What `listen`, `dial` and `demo` share: the upgrade configuration from the command
-//! line, the agreed muxer (yamux, or p2psec's own mplex machine) driven by its own task,
-//! multistream-select on each stream (p2psec's own machines), and the two protocols
-//! served: ping and echo.
+//! line, the upgrade itself, and the two protocols served and used on the muxer's streams:
+//! ping and echo (the muxer's task is in `muxer.rs`).
 
-use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::io;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
 use p2psec::adapters::{self, ConnectionInfo};
 use p2psec::identity::{KeyType, Keypair};
-use p2psec::multistream::{self, Version};
 use p2psec::upgrade::{Config, SecurityProtocol};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::output::CliError;
 
-mod mplex;
+mod muxer;
+
+pub(crate) use muxer::Muxer;
+use muxer::Stream;
 
 /// libp2p ping (spec: ping/ping.md): 32 random bytes, echoed.
 pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
@@ -53,18 +49,6 @@ pub(crate) struct SecurityArgs {
     /// Wait for every multistream answer (V1) instead of negotiating optimistically.
     #[arg(long)]
     pub(crate) no_optimistic: bool,
-}
-
-/// The OS random number generator.
-pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
-    rand_core::UnwrapErr(getrandom::SysRng)
-}
-
-pub(crate) fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn err(e: impl std::fmt::Display) -> CliError {
@@ -100,19 +84,23 @@ impl SecurityArgs {
             }
             muxers.push(id);
         }
-        Ok(Config::new(&identity, now_unix(), &mut os_rng())
-            .map_err(err)?
-            .with_security(security)
-            .map_err(err)?
-            .with_muxers(muxers)
-            .map_err(err)?
-            .with_early_muxer_negotiation(!self.no_early_muxer)
-            .with_optimistic_negotiation(!self.no_optimistic))
+        Ok(Config::new(
+            &identity,
+            adapters::unix_time_now(),
+            &mut adapters::os_rng(),
+        )
+        .map_err(err)?
+        .with_security(security)
+        .map_err(err)?
+        .with_muxers(muxers)
+        .map_err(err)?
+        .with_early_muxer_negotiation(!self.no_early_muxer)
+        .with_optimistic_negotiation(!self.no_optimistic))
     }
 }
 
-/// An upgraded TCP connection, seen through futures-io for the muxers.
-pub(crate) type Secured = Compat<adapters::tokio::SecureStream<TcpStream>>;
+/// An upgraded TCP connection.
+pub(crate) type Secured = adapters::tokio::SecureStream<TcpStream>;
 
 /// Dials `addr` and upgrades; returns the stream, what was agreed and the upgrade's time.
 pub(crate) async fn dial(
@@ -130,7 +118,7 @@ pub(crate) async fn dial(
         .map_err(upgrade_error)?;
     let elapsed = start.elapsed();
     let info = stream.info().clone();
-    Ok((stream.compat(), info, elapsed))
+    Ok((stream, info, elapsed))
 }
 
 /// Accepts one upgrade on an accepted TCP connection.
@@ -143,7 +131,7 @@ pub(crate) async fn accept(
         .await
         .map_err(upgrade_error)?;
     let info = stream.info().clone();
-    Ok((stream.compat(), info))
+    Ok((stream, info))
 }
 
 /// The crate's typed error inside the `io::Error`, named.
@@ -157,217 +145,15 @@ fn upgrade_error(e: io::Error) -> CliError {
     }
 }
 
-/// A request for an outbound stream, answered by the muxer's task.
-type OpenRequest = oneshot::Sender<Result<Stream, CliError>>;
-
-/// A stream of either muxer: ping, echo and multistream-select run on both alike.
-pub(crate) enum Stream {
-    Yamux(yamux::Stream),
-    Mplex(mplex::MplexStream),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Yamux(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Mplex(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Yamux(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Mplex(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Yamux(s) => Pin::new(s).poll_flush(cx),
-            Stream::Mplex(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    /// Half-close: the peer reads the end of the stream; we can still read.
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Yamux(s) => Pin::new(s).poll_close(cx),
-            Stream::Mplex(s) => Pin::new(s).poll_close(cx),
-        }
-    }
-}
-
-/// The agreed muxer driven by its own task, which also serves every inbound stream (ping
-/// and echo). Dropping every handle closes the connection.
-#[derive(Clone)]
-pub(crate) struct Muxer {
-    open: mpsc::UnboundedSender<OpenRequest>,
-}
-
-impl Muxer {
-    /// Starts the muxer the upgrade agreed on `io` (yamux: client mode on the dialer's
-    /// side, server on the listener's; mplex has no roles). The task ends when the
-    /// connection does.
-    pub(crate) fn start(io: Secured, dialer: bool) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let agreed = io.get_ref().info().muxer.as_deref() == Some(p2psec::mplex::MPLEX);
-        let task = if agreed {
-            mplex::start(io, rx)
-        } else {
-            let mode = if dialer {
-                yamux::Mode::Client
-            } else {
-                yamux::Mode::Server
-            };
-            let conn = yamux::Connection::new(io, yamux::Config::default(), mode);
-            tokio::spawn(drive(conn, rx))
-        };
-        (Self { open: tx }, task)
-    }
-
-    /// Opens an outbound stream and agrees `protocol` on it (multistream-select V1).
-    pub(crate) async fn open(&self, protocol: &str) -> Result<Stream, CliError> {
-        let (tx, rx) = oneshot::channel();
-        self.open
-            .send(tx)
-            .map_err(|_| "the connection is closed".to_string())?;
-        let mut stream = rx
-            .await
-            .map_err(|_| "the connection is closed".to_string())??;
-        select_outbound(&mut stream, protocol).await?;
-        Ok(stream)
-    }
-}
-
-async fn drive(
-    mut conn: yamux::Connection<Secured>,
-    mut requests: mpsc::UnboundedReceiver<OpenRequest>,
-) {
-    let mut waiting: VecDeque<OpenRequest> = VecDeque::new();
-    let mut closing = false;
-    let result = poll_fn(|cx| {
-        if closing {
-            return conn.poll_close(cx);
-        }
-        loop {
-            match requests.poll_recv(cx) {
-                Poll::Ready(Some(req)) => waiting.push_back(req),
-                Poll::Ready(None) => {
-                    // every handle is gone: close the connection (yamux GoAway)
-                    closing = true;
-                    return conn.poll_close(cx);
-                }
-                Poll::Pending => break,
-            }
-        }
-        while !waiting.is_empty() {
-            match conn.poll_new_outbound(cx) {
-                Poll::Ready(r) => {
-                    if let Some(tx) = waiting.pop_front() {
-                        let _ = tx.send(r.map(Stream::Yamux).map_err(|e| format!("yamux: {e}")));
-                    }
-                }
-                Poll::Pending => break,
-            }
-        }
-        loop {
-            match conn.poll_next_inbound(cx) {
-                Poll::Ready(Some(Ok(stream))) => {
-                    tokio::spawn(serve(Stream::Yamux(stream)));
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
-                Poll::Ready(None) => return Poll::Ready(Ok(())),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    })
-    .await;
-    if let Err(e) = result {
-        eprintln!("connection ended: {e}");
-    }
-}
-
-/// Agrees `protocol` on an outbound stream, waiting for the echo (V1: js and go
-/// listeners expect nothing else before it).
-async fn select_outbound(stream: &mut Stream, protocol: &str) -> Result<(), CliError> {
-    let mut dialer = multistream::Dialer::new([protocol], Version::V1).map_err(err)?;
-    let mut out = Vec::new();
-    let mut inbuf = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let _ = dialer.poll_transmit(&mut out);
-        if !out.is_empty() {
-            stream.write_all(&out).await.map_err(err)?;
-            stream.flush().await.map_err(err)?;
-            out.clear();
-        }
-        if dialer.is_done() {
-            // a V1 dialer consumed exactly the answer: nothing of the protocol's is here
-            return if inbuf.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{protocol}: the peer sent data before our first message"
-                ))
-            };
-        }
-        let n = stream.read(&mut buf).await.map_err(err)?;
-        if n == 0 {
-            return Err(format!(
-                "{protocol}: the peer closed the stream while negotiating"
-            ));
-        }
-        inbuf.extend_from_slice(&buf[..n]);
-        let used = dialer
-            .handle_input(&inbuf)
-            .map_err(|e| format!("{protocol}: {e}"))?;
-        inbuf.drain(..used);
-    }
-}
-
-/// Answers an inbound stream's proposals; returns the protocol and the bytes after it.
-async fn select_inbound(stream: &mut Stream) -> Result<(String, Vec<u8>), CliError> {
-    let mut listener = multistream::Listener::new([PING, ECHO]).map_err(err)?;
-    let mut out = Vec::new();
-    let mut inbuf = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let _ = listener.poll_transmit(&mut out);
-        if !out.is_empty() {
-            stream.write_all(&out).await.map_err(err)?;
-            stream.flush().await.map_err(err)?;
-            out.clear();
-        }
-        if let Some(protocol) = listener.negotiated() {
-            return Ok((protocol.to_string(), inbuf));
-        }
-        let n = stream.read(&mut buf).await.map_err(err)?;
-        if n == 0 {
-            return Err("the peer closed the stream while negotiating".into());
-        }
-        inbuf.extend_from_slice(&buf[..n]);
-        let used = listener.handle_input(&inbuf).map_err(err)?;
-        inbuf.drain(..used);
-    }
-}
-
 /// Serves one inbound stream: ping or echo, until the peer closes it.
 async fn serve(mut stream: Stream) {
     let result = async {
-        let (protocol, early) = select_inbound(&mut stream).await?;
-        match protocol.as_str() {
-            PING => serve_ping(&mut stream, early).await,
-            _ => serve_echo(&mut stream, early).await,
+        let agreed = adapters::tokio::negotiate_listener(&mut (&mut stream).compat(), [PING, ECHO])
+            .await
+            .map_err(err)?;
+        match agreed.protocol.as_str() {
+            PING => serve_ping(&mut stream, agreed.remaining).await,
+            _ => serve_echo(&mut stream, agreed.remaining).await,
         }
     }
     .await;

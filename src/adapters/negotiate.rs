@@ -1,0 +1,114 @@
+//! multistream-select on an async stream (a muxer's stream, or a raw connection): the loop
+//! over the [`multistream::Dialer`] or [`multistream::Listener`] verbs that both async
+//! adapters share, written once over [`AsyncIo`]. The public entry points are
+//! `negotiate_dialer` and `negotiate_listener` in [`tokio`](super::tokio) and
+//! [`futures`](super::futures).
+//!
+//! Every decision (what to propose, what to accept, what is malformed) is the machine's;
+//! this loop only writes what the machine emits and feeds it what the stream reads. It
+//! sets no deadline: a stream lives inside a connection whose owner bounds it (wrap the
+//! call in the runtime's timeout for a stricter limit).
+//!
+//! Errors: the negotiation table in the [adapters' docs](super).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::poll_fn;
+use std::io;
+
+use super::poll::{write_all, AsyncIo};
+use crate::multistream::{self, Event, Fault, Version};
+
+/// Bytes read from the stream at a time while negotiating: one message of the longest
+/// length multistream accepts, so a negotiation reads little past its own end.
+const READ_CHUNK: usize = multistream::MAX_MESSAGE_LEN + multistream::MAX_LENGTH_PREFIX_LEN;
+
+/// What a negotiation on a stream agreed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The agreed protocol id.
+    pub protocol: String,
+    /// Bytes read from the stream after the negotiation's last message: the first bytes
+    /// of the agreed protocol, which the caller must process before reading the stream
+    /// again. Often empty; a dialer that sends data right after its proposal puts it here
+    /// on the listener's side.
+    pub remaining: Vec<u8>,
+}
+
+/// Turns a multistream error into an `io::Error` by the table in the module docs.
+pub(super) fn io_error(e: multistream::Error) -> io::Error {
+    let kind = match e.fault() {
+        Fault::PeerIncompatible => io::ErrorKind::Unsupported,
+        Fault::ApiMisuse => io::ErrorKind::InvalidInput,
+        _ => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, e)
+}
+
+/// Proposes `protocols` in order as the dialer ([`Version::V1`]: every answer is awaited
+/// before anything else is sent, which is what js and go listeners expect on a stream).
+pub(super) async fn dialer<I, P, S>(io: &mut I, protocols: P) -> io::Result<Negotiated>
+where
+    I: AsyncIo,
+    P: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let machine = multistream::Dialer::new(protocols, Version::V1).map_err(io_error)?;
+    run(io, machine).await
+}
+
+/// Answers the dialer's proposals, accepting the first of `protocols` it proposes.
+pub(super) async fn listener<I, P, S>(io: &mut I, protocols: P) -> io::Result<Negotiated>
+where
+    I: AsyncIo,
+    P: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let machine = multistream::Listener::new(protocols).map_err(io_error)?;
+    run(io, machine).await
+}
+
+/// Runs either machine until [`Event::Negotiated`]; what it did not consume is returned.
+async fn run<I, M>(io: &mut I, mut machine: M) -> io::Result<Negotiated>
+where
+    I: AsyncIo,
+    M: crate::Machine<Event = Event, Error = multistream::Error>,
+{
+    let mut out = Vec::new();
+    let mut inbuf = Vec::new();
+    let mut chunk = [0u8; READ_CHUNK];
+    loop {
+        if machine.poll_transmit(&mut out) > 0 {
+            write_all(io, &out).await?;
+            out.clear();
+        }
+        while let Some(event) = machine.poll_event() {
+            if let Event::Negotiated { protocol } = event {
+                return Ok(Negotiated {
+                    protocol,
+                    remaining: inbuf,
+                });
+            }
+        }
+        let n = poll_fn(|cx| io.poll_read(cx, &mut chunk)).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the stream while negotiating",
+            ));
+        }
+        inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        match machine.handle_input(&inbuf) {
+            Ok(used) => {
+                inbuf.drain(..used.min(inbuf.len()));
+            }
+            Err(e) => {
+                // a failed listener may owe the dialer one last `na`
+                if machine.poll_transmit(&mut out) > 0 {
+                    let _ = write_all(io, &out).await;
+                }
+                return Err(io_error(e));
+            }
+        }
+    }
+}
