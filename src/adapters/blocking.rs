@@ -20,13 +20,13 @@
 //! # Ok(()) }
 //! ```
 
-use alloc::vec::Vec;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::{io_error, timed_out, ConnectionInfo, Machine, Pump};
+use super::driver::{Driver, Step};
+use super::{drive_error, finish, timed_out, ConnectionInfo, Pump, Upgrade};
 use crate::identity::PeerId;
-use crate::upgrade::{Config, Error};
+use crate::upgrade::Config;
 
 /// A stream whose blocking reads and writes can be bounded, so a stalled peer cannot
 /// hold the handshake past its deadline.
@@ -59,7 +59,7 @@ pub fn dial<S: Read + Write + IoTimeouts>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, Machine::dialer(config, expected_peer)?, timeout)
+    run(io, super::dialer(config, expected_peer)?, timeout)
 }
 
 /// Upgrades an inbound connection as the listener, within `timeout`.
@@ -68,12 +68,12 @@ pub fn accept<S: Read + Write + IoTimeouts>(
     config: &Config,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, Machine::listener(config)?, timeout)
+    run(io, super::listener(config)?, timeout)
 }
 
-fn run<S: Read + Write + IoTimeouts>(
+fn run<S: Read + Write + IoTimeouts, M: Upgrade>(
     mut io: S,
-    mut machine: Machine,
+    machine: M,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     let deadline = Instant::now() + timeout;
@@ -84,45 +84,27 @@ fn run<S: Read + Write + IoTimeouts>(
         }
         io.set_io_timeouts(Some(left))
     };
-    let mut inbuf = Vec::new();
-    let mut out = Vec::new();
-    let (mut round_trips, mut sent) = (0u32, false);
-    let mut chunk = alloc::vec![0u8; super::READ_CHUNK];
+    let mut driver = Driver::new(machine, super::READ_CHUNK);
     loop {
-        let _ = machine.poll_transmit(&mut out);
-        if !out.is_empty() {
-            bound(&io)?;
-            io.write_all(&out).map_err(deadline_kind)?;
-            out.clear();
-            sent = true;
-        }
-        if machine.is_complete() {
-            break;
-        }
-        bound(&io)?;
-        let n = io.read(&mut chunk).map_err(deadline_kind)?;
-        if std::mem::take(&mut sent) {
-            round_trips += 1;
-        }
-        if n == 0 {
-            return Err(io_error(Error::UnexpectedEof));
-        }
-        inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        match machine.handle_input(&inbuf) {
-            Ok(used) => {
-                inbuf.drain(..used);
+        match driver.next() {
+            Step::Write(bytes) => {
+                bound(&io)?;
+                io.write_all(bytes).map_err(deadline_kind)?;
+                driver.wrote();
             }
-            Err(e) => {
-                // the failed machine may owe the peer one last message (alert, `na`)
-                let _ = machine.poll_transmit(&mut out);
-                let _ = io.write_all(&out);
-                return Err(io_error(e));
+            Step::Read(room) => {
+                bound(&io)?;
+                let n = io.read(room).map_err(deadline_kind)?;
+                if let Err(failure) = driver.read(n) {
+                    let _ = io.write_all(driver.last_words());
+                    return Err(drive_error(failure));
+                }
             }
+            Step::Done => break,
         }
     }
-    let upgraded = machine.into_upgraded().map_err(io_error)?;
     let mut stream = SecureStream {
-        pump: Pump::new(upgraded, inbuf, round_trips),
+        pump: finish(driver)?,
         io,
     };
     // the last handshake message may wait in the channel: the peer needs it to finish

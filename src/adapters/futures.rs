@@ -12,7 +12,7 @@ use std::io;
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::poll::{self, AsyncIo};
-use super::{negotiate, timed_out, ConnectionInfo, Machine, Negotiated, Pump};
+use super::{negotiate, timed_out, ConnectionInfo, Negotiated, Pump, Upgrade};
 use crate::identity::PeerId;
 use crate::upgrade::Config;
 
@@ -43,7 +43,7 @@ pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, Machine::dialer(config, expected_peer)?, timeout).await
+    run(io, super::dialer(config, expected_peer)?, timeout).await
 }
 
 /// Upgrades an inbound connection as the listener, within `timeout`.
@@ -52,7 +52,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     config: &Config,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, Machine::listener(config)?, timeout).await
+    run(io, super::listener(config)?, timeout).await
 }
 
 /// Agrees a protocol on `io` (a muxer's stream, say) as the multistream-select dialer:
@@ -85,9 +85,9 @@ where
     negotiate::listener(&mut Io(io), protocols).await
 }
 
-async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+async fn run<S: AsyncRead + AsyncWrite + Unpin, M: Upgrade>(
     io: S,
-    machine: Machine,
+    machine: M,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     let mut io = Io(io);

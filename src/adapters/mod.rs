@@ -51,6 +51,7 @@ use crate::identity::PeerId;
 use crate::upgrade::{self, Error, MuxerSelection, SecureChannel, SecurityProtocol, Upgraded};
 
 pub mod blocking;
+mod driver;
 #[cfg(feature = "async-std")]
 pub mod futures;
 #[cfg(all(feature = "tokio", feature = "mplex"))]
@@ -125,51 +126,45 @@ pub fn os_rng() -> impl rand_core::CryptoRng {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
-/// The upgrade running on one side.
-enum Machine {
-    Dialer(upgrade::Dialer),
-    Listener(upgrade::Listener),
+/// The two upgrade machines, as the adapters finish them.
+trait Upgrade: crate::Machine<Event = upgrade::Event, Error = Error> {
+    fn into_upgraded(self) -> Result<Upgraded, Error>;
 }
 
-impl Machine {
-    fn dialer(config: &upgrade::Config, expected: Option<PeerId>) -> io::Result<Self> {
-        upgrade::Dialer::new(config, expected, unix_time_now(), &mut os_rng())
-            .map(Machine::Dialer)
-            .map_err(io_error)
-    }
-
-    fn listener(config: &upgrade::Config) -> io::Result<Self> {
-        upgrade::Listener::new(config, unix_time_now(), &mut os_rng())
-            .map(Machine::Listener)
-            .map_err(io_error)
-    }
-
-    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-        match self {
-            Machine::Dialer(m) => m.handle_input(bytes),
-            Machine::Listener(m) => m.handle_input(bytes),
-        }
-    }
-
-    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        match self {
-            Machine::Dialer(m) => m.poll_transmit(out),
-            Machine::Listener(m) => m.poll_transmit(out),
-        }
-    }
-
-    fn is_complete(&self) -> bool {
-        match self {
-            Machine::Dialer(m) => m.is_complete(),
-            Machine::Listener(m) => m.is_complete(),
-        }
-    }
-
+impl Upgrade for upgrade::Dialer {
     fn into_upgraded(self) -> Result<Upgraded, Error> {
-        match self {
-            Machine::Dialer(m) => m.into_upgraded(),
-            Machine::Listener(m) => m.into_upgraded(),
-        }
+        upgrade::Dialer::into_upgraded(self)
+    }
+}
+
+impl Upgrade for upgrade::Listener {
+    fn into_upgraded(self) -> Result<Upgraded, Error> {
+        upgrade::Listener::into_upgraded(self)
+    }
+}
+
+/// A dialer's upgrade at the wall clock's time, its ephemeral secret from the OS.
+fn dialer(config: &upgrade::Config, expected: Option<PeerId>) -> io::Result<upgrade::Dialer> {
+    upgrade::Dialer::new(config, expected, unix_time_now(), &mut os_rng()).map_err(io_error)
+}
+
+/// A listener's upgrade, likewise.
+fn listener(config: &upgrade::Config) -> io::Result<upgrade::Listener> {
+    upgrade::Listener::new(config, unix_time_now(), &mut os_rng()).map_err(io_error)
+}
+
+/// The state for the connection once `driver`'s machine completed.
+fn finish<M: Upgrade>(driver: driver::Driver<M>) -> io::Result<Pump> {
+    let (machine, inbuf, round_trips) = driver.finish();
+    let upgraded = machine.into_upgraded().map_err(io_error)?;
+    Ok(Pump::new(upgraded, inbuf, round_trips))
+}
+
+/// The crate error of a failed drive.
+fn drive_error(f: driver::Failure<Error>) -> io::Error {
+    match f {
+        driver::Failure::Eof => io_error(Error::UnexpectedEof),
+        driver::Failure::Machine(e) => io_error(e),
     }
 }
 

@@ -13,10 +13,10 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::future::poll_fn;
 use std::io;
 
-use super::poll::{write_all, AsyncIo};
+use super::driver::{Driver, Failure};
+use super::poll::{drive, AsyncIo};
 use crate::multistream::{self, Event, Fault, Version};
 
 /// Bytes read from the stream at a time while negotiating: one message of the longest
@@ -68,47 +68,41 @@ where
     run(io, machine).await
 }
 
-/// Runs either machine until [`Event::Negotiated`]; what it did not consume is returned.
-async fn run<I, M>(io: &mut I, mut machine: M) -> io::Result<Negotiated>
+/// Runs either machine until it agreed; what it did not consume is returned.
+async fn run<I, M>(io: &mut I, machine: M) -> io::Result<Negotiated>
 where
     I: AsyncIo,
-    M: crate::Machine<Event = Event, Error = multistream::Error>,
+    M: crate::Machine<Event = Event, Error = multistream::Error> + Agreed,
 {
-    let mut out = Vec::new();
-    let mut inbuf = Vec::new();
-    let mut chunk = [0u8; READ_CHUNK];
-    loop {
-        if machine.poll_transmit(&mut out) > 0 {
-            write_all(io, &out).await?;
-            out.clear();
-        }
-        while let Some(event) = machine.poll_event() {
-            if let Event::Negotiated { protocol } = event {
-                return Ok(Negotiated {
-                    protocol,
-                    remaining: inbuf,
-                });
-            }
-        }
-        let n = poll_fn(|cx| io.poll_read(cx, &mut chunk)).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the peer closed the stream while negotiating",
-            ));
-        }
-        inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        match machine.handle_input(&inbuf) {
-            Ok(used) => {
-                inbuf.drain(..used.min(inbuf.len()));
-            }
-            Err(e) => {
-                // a failed listener may owe the dialer one last `na`
-                if machine.poll_transmit(&mut out) > 0 {
-                    let _ = write_all(io, &out).await;
-                }
-                return Err(io_error(e));
-            }
-        }
+    let mut driver = Driver::new(machine, READ_CHUNK);
+    drive(io, &mut driver, |failure| match failure {
+        Failure::Eof => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer closed the stream while negotiating",
+        ),
+        Failure::Machine(e) => io_error(e),
+    })
+    .await?;
+    let (machine, remaining, _) = driver.finish();
+    Ok(Negotiated {
+        protocol: machine.agreed(),
+        remaining,
+    })
+}
+
+/// The protocol a completed negotiation agreed.
+trait Agreed {
+    fn agreed(&self) -> String;
+}
+
+impl Agreed for multistream::Dialer {
+    fn agreed(&self) -> String {
+        self.negotiated().map(String::from).unwrap_or_default()
+    }
+}
+
+impl Agreed for multistream::Listener {
+    fn agreed(&self) -> String {
+        self.negotiated().map(String::from).unwrap_or_default()
     }
 }

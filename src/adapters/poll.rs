@@ -2,13 +2,12 @@
 //! poll functions, written once over [`AsyncIo`], which each adapter implements for its
 //! runtime's traits (the negotiation loop and the mplex driver use it too).
 
-use alloc::vec::Vec;
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 use std::io;
 
-use super::{io_error, Machine, Pump};
-use crate::upgrade::Error;
+use super::driver::{Driver, Failure, Step};
+use super::{drive_error, finish, Pump, Upgrade};
 
 /// A runtime's async byte stream, reduced to what the adapters need.
 pub(super) trait AsyncIo: Unpin {
@@ -20,46 +19,42 @@ pub(super) trait AsyncIo: Unpin {
 
 /// Runs `machine` to completion over `io` (the caller bounds it with its runtime's
 /// timeout) and returns the stream state for the connection.
-pub(super) async fn upgrade<I: AsyncIo>(io: &mut I, mut machine: Machine) -> io::Result<Pump> {
-    let mut inbuf = Vec::new();
-    let mut out = Vec::new();
-    let (mut round_trips, mut sent) = (0u32, false);
-    let mut chunk = alloc::vec![0u8; super::READ_CHUNK];
-    loop {
-        if machine.poll_transmit(&mut out) > 0 {
-            write_all(io, &out).await?;
-            out.clear();
-            sent = true;
-        }
-        if machine.is_complete() {
-            break;
-        }
-        let n = poll_fn(|cx| io.poll_read(cx, &mut chunk)).await?;
-        if core::mem::take(&mut sent) {
-            round_trips += 1;
-        }
-        if n == 0 {
-            return Err(io_error(Error::UnexpectedEof));
-        }
-        inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        match machine.handle_input(&inbuf) {
-            Ok(used) => {
-                inbuf.drain(..used);
-            }
-            Err(e) => {
-                // the failed machine may owe the peer one last message (alert, `na`)
-                let _ = machine.poll_transmit(&mut out);
-                let _ = write_all(io, &out).await;
-                return Err(io_error(e));
-            }
-        }
-    }
-    let upgraded = machine.into_upgraded().map_err(io_error)?;
-    let mut pump = Pump::new(upgraded, inbuf, round_trips);
+pub(super) async fn upgrade<I: AsyncIo, M: Upgrade>(io: &mut I, machine: M) -> io::Result<Pump> {
+    let mut driver = Driver::new(machine, super::READ_CHUNK);
+    drive(io, &mut driver, drive_error).await?;
+    let mut pump = finish(driver)?;
     // the last handshake message may wait in the channel: the peer needs it to finish
     poll_fn(|cx| poll_flush_pending(io, &mut pump, cx)).await?;
     poll_fn(|cx| io.poll_flush(cx)).await?;
     Ok(pump)
+}
+
+/// Runs the driver's steps until its machine completes. On a failure the final message
+/// the machine owes the peer is written (best effort), then `failed` turns the failure
+/// into the caller's `io::Error`; a failing stream's own error comes back unchanged.
+pub(super) async fn drive<I: AsyncIo, M: crate::Machine>(
+    io: &mut I,
+    driver: &mut Driver<M>,
+    failed: impl Fn(Failure<M::Error>) -> io::Error,
+) -> io::Result<()> {
+    loop {
+        match driver.next() {
+            Step::Write(bytes) => {
+                write_all(io, bytes).await?;
+                driver.wrote();
+            }
+            Step::Read(room) => {
+                let n = poll_fn(|cx| io.poll_read(cx, room)).await?;
+                if let Err(failure) = driver.read(n) {
+                    if !driver.last_words().is_empty() {
+                        let _ = write_all(io, driver.last_words()).await;
+                    }
+                    return Err(failed(failure));
+                }
+            }
+            Step::Done => return Ok(()),
+        }
+    }
 }
 
 /// Writes all of `bytes`, then flushes.

@@ -11,7 +11,7 @@ use std::io;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::poll::{self, AsyncIo};
-use super::{negotiate, timed_out, ConnectionInfo, Machine, Negotiated, Pump};
+use super::{negotiate, timed_out, ConnectionInfo, Negotiated, Pump, Upgrade};
 use crate::identity::PeerId;
 use crate::upgrade::Config;
 
@@ -47,7 +47,7 @@ pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, Machine::dialer(config, expected_peer)?, timeout).await
+    run(io, super::dialer(config, expected_peer)?, timeout).await
 }
 
 /// Upgrades an inbound connection as the listener, within `timeout`.
@@ -56,7 +56,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     config: &Config,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, Machine::listener(config)?, timeout).await
+    run(io, super::listener(config)?, timeout).await
 }
 
 /// Agrees a protocol on `io` (a muxer's stream, say) as the multistream-select dialer:
@@ -89,9 +89,9 @@ where
     negotiate::listener(&mut Io(io), protocols).await
 }
 
-async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+async fn run<S: AsyncRead + AsyncWrite + Unpin, M: Upgrade>(
     io: S,
-    machine: Machine,
+    machine: M,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     let mut io = Io(io);
