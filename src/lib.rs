@@ -17,6 +17,7 @@
 //! | `mplex` | `/mplex/6.7.0`: the legacy stream muxer those peers speak | `mplex` |
 //! | [`upgrade`] | the connection upgrade: security negotiation, handshake, muxer | `noise` or `tls` |
 //! | [`adapters`] | the upgrade over std, tokio and futures-io streams | `std`, `tokio`, `async-std` |
+//! | [`error`] | the [`Fault`] groups and the stable error codes of every layer, for bindings | always |
 //!
 //! Every machine follows one pattern (see `STYLE.md` in the project's shared notes):
 //! `handle_input(&[u8]) -> Result<usize, Error>` consumes what it can use and returns
@@ -60,6 +61,7 @@ extern crate std;
 
 #[cfg(all(feature = "std", any(feature = "noise", feature = "tls")))]
 pub mod adapters;
+pub mod error;
 pub mod identity;
 pub mod machine;
 pub mod multiaddr;
@@ -80,5 +82,6 @@ pub mod upgrade;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use error::{fault_of_code, layer_of_code, Fault, Layer};
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
 pub use machine::Machine;

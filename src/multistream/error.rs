@@ -2,6 +2,8 @@
 
 use alloc::{boxed::Box, string::String, vec::Vec};
 
+pub use crate::error::Fault;
+
 /// Longest excerpt of peer-chosen text kept in an error, in bytes: enough to recognise a
 /// protocol id, small enough that an error never holds a whole message.
 pub(crate) const MAX_CONTEXT_LEN: usize = 64;
@@ -9,23 +11,25 @@ pub(crate) const MAX_CONTEXT_LEN: usize = 64;
 /// Why a multistream-select negotiation failed.
 ///
 /// After a machine returns an error it is poisoned: every later `handle_input` returns the
-/// same error. [`Error::fault`] tells the four groups apart.
+/// same error. [`Error::fault`] tells the groups apart; [`Error::code`] is a stable number
+/// per variant, for bindings ([`crate::error`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     // --- Malformed bytes (Fault::InvalidMessage) ---
     /// The length prefix did not end within [`MAX_LENGTH_PREFIX_LEN`](super::MAX_LENGTH_PREFIX_LEN)
-    /// bytes, so it announces more than any acceptable message.
+    /// bytes, so it announces more than any acceptable message. Code 2101.
     #[error("length prefix longer than {max_bytes} bytes")]
     LengthPrefixTooLong {
         /// The longest prefix accepted.
         max_bytes: usize,
     },
     /// The length prefix has a redundant trailing zero group (unsigned-varint requires the
-    /// minimal encoding).
+    /// minimal encoding). Code 2102.
     #[error("length prefix is not minimally encoded")]
     NonMinimalLengthPrefix,
     /// The length prefix announces a message above [`MAX_MESSAGE_LEN`](super::MAX_MESSAGE_LEN).
+    /// Code 2103.
     #[error("message of {len} bytes exceeds the limit of {max}")]
     MessageTooLong {
         /// The announced length.
@@ -33,16 +37,17 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
-    /// A length prefix of zero: every message holds at least its newline.
+    /// A length prefix of zero: every message holds at least its newline. Code 2104.
     #[error("empty message (length prefix 0)")]
     EmptyMessage,
-    /// The message does not end with `'\n'`.
+    /// The message does not end with `'\n'`. Code 2105.
     #[error("message does not end with a newline")]
     MissingNewline,
-    /// A protocol id that is not valid UTF-8.
+    /// A protocol id that is not valid UTF-8. Code 2106.
     #[error("protocol id is not valid UTF-8")]
     NotUtf8,
     /// A protocol id that breaks the rules of [`validate_protocol`](super::validate_protocol).
+    /// Code 2107.
     #[error("invalid protocol id {got:?}: {reason}")]
     InvalidProtocol {
         /// The id as received (truncated).
@@ -50,21 +55,21 @@ pub enum Error {
         /// The broken rule.
         reason: ProtocolIdError,
     },
-    /// A message that is neither a known line nor a well-formed `ls` reply.
+    /// A message that is neither a known line nor a well-formed `ls` reply. Code 2108.
     #[error("malformed ls reply")]
     InvalidLsReply,
 
     // --- An illegal move by the peer (Fault::PeerMisbehaved) ---
-    /// The peer's first message was not the `/multistream/1.0.0` header.
+    /// The peer's first message was not the `/multistream/1.0.0` header. Code 2201.
     #[error("expected the /multistream/1.0.0 header, got {got}")]
     MissingHeader {
         /// What came instead (truncated).
         got: String,
     },
-    /// The peer sent the header a second time.
+    /// The peer sent the header a second time. Code 2202.
     #[error("the /multistream/1.0.0 header was sent twice")]
     DuplicateHeader,
-    /// A well-formed message that has no place at this point of the exchange.
+    /// A well-formed message that has no place at this point of the exchange. Code 2203.
     #[error("expected {expected}, got {got}")]
     UnexpectedMessage {
         /// What the machine waited for.
@@ -74,7 +79,7 @@ pub enum Error {
     },
     /// The dialer made the listener answer more than
     /// [`MAX_REJECTED_PROPOSALS`](super::MAX_REJECTED_PROPOSALS) proposals or `ls` requests
-    /// without accepting one.
+    /// without accepting one. Code 2204.
     #[error("more than {max} proposals without agreement")]
     TooManyProposals {
         /// The limit.
@@ -82,7 +87,7 @@ pub enum Error {
     },
 
     // --- No overlap (Fault::PeerIncompatible) ---
-    /// The listener rejected every protocol the dialer proposed.
+    /// The listener rejected every protocol the dialer proposed. Code 2301.
     #[error("the listener rejected every proposed protocol: {tried:?}")]
     NoProtocolAgreed {
         /// The proposals, in order.
@@ -92,7 +97,7 @@ pub enum Error {
     /// message. Most likely a [`Version::V1Lazy`](super::Version::V1Lazy) dialer settled on
     /// the rejected protocol and went on with that protocol's data, so this is a failed
     /// negotiation rather than a protocol violation (rust-libp2p reports it as
-    /// `NegotiationError::Failed`).
+    /// `NegotiationError::Failed`). Code 2302.
     #[error("no agreement: after rejecting {rejected:?}, the dialer sent non-multistream data ({cause})")]
     DataAfterRejection {
         /// The proposal answered with `na` (truncated).
@@ -103,11 +108,11 @@ pub enum Error {
     },
 
     // --- A caller bug (Fault::ApiMisuse) ---
-    /// The machine was built with an empty protocol list.
+    /// The machine was built with an empty protocol list. Code 2401.
     #[error("no protocols given")]
     NoProtocols,
     /// A protocol id given to the machine breaks the rules of
-    /// [`validate_protocol`](super::validate_protocol).
+    /// [`validate_protocol`](super::validate_protocol). Code 2402.
     #[error("invalid local protocol id {protocol:?}: {reason}")]
     InvalidLocalProtocol {
         /// The id (truncated).
@@ -115,21 +120,6 @@ pub enum Error {
         /// The broken rule.
         reason: ProtocolIdError,
     },
-}
-
-/// Whose fault an [`Error`] is, in the groups rustls uses; adapters map these to
-/// `io::ErrorKind`s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// The peer's bytes do not parse.
-    InvalidMessage,
-    /// Well-formed bytes, illegal at this point.
-    PeerMisbehaved,
-    /// Both sides followed the protocol but share no protocol.
-    PeerIncompatible,
-    /// The caller used the API wrongly.
-    ApiMisuse,
 }
 
 impl Error {
@@ -152,6 +142,29 @@ impl Error {
                 Fault::PeerIncompatible
             }
             Error::NoProtocols | Error::InvalidLocalProtocol { .. } => Fault::ApiMisuse,
+        }
+    }
+
+    /// A stable number for this variant, `2GNN` ([`crate::error`]): never renumbered, so
+    /// bindings can match on it. Each variant's doc gives its code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Error::LengthPrefixTooLong { .. } => 2101,
+            Error::NonMinimalLengthPrefix => 2102,
+            Error::MessageTooLong { .. } => 2103,
+            Error::EmptyMessage => 2104,
+            Error::MissingNewline => 2105,
+            Error::NotUtf8 => 2106,
+            Error::InvalidProtocol { .. } => 2107,
+            Error::InvalidLsReply => 2108,
+            Error::MissingHeader { .. } => 2201,
+            Error::DuplicateHeader => 2202,
+            Error::UnexpectedMessage { .. } => 2203,
+            Error::TooManyProposals { .. } => 2204,
+            Error::NoProtocolAgreed { .. } => 2301,
+            Error::DataAfterRejection { .. } => 2302,
+            Error::NoProtocols => 2401,
+            Error::InvalidLocalProtocol { .. } => 2402,
         }
     }
 }
@@ -198,9 +211,60 @@ pub(crate) fn truncated(s: &str) -> String {
 }
 
 #[cfg(test)]
+impl Error {
+    /// One value of every variant (none wraps another layer's error).
+    pub(crate) fn own_variants() -> Vec<Self> {
+        let text = || String::from("/x");
+        alloc::vec![
+            Error::LengthPrefixTooLong { max_bytes: 2 },
+            Error::NonMinimalLengthPrefix,
+            Error::MessageTooLong { len: 2, max: 1 },
+            Error::EmptyMessage,
+            Error::MissingNewline,
+            Error::NotUtf8,
+            Error::InvalidProtocol {
+                got: text(),
+                reason: ProtocolIdError::Empty,
+            },
+            Error::InvalidLsReply,
+            Error::MissingHeader { got: text() },
+            Error::DuplicateHeader,
+            Error::UnexpectedMessage {
+                expected: "na",
+                got: text(),
+            },
+            Error::TooManyProposals { max: 1 },
+            Error::NoProtocolAgreed { tried: Vec::new() },
+            Error::DataAfterRejection {
+                rejected: text(),
+                cause: Box::new(Error::EmptyMessage),
+            },
+            Error::NoProtocols,
+            Error::InvalidLocalProtocol {
+                protocol: text(),
+                reason: ProtocolIdError::Reserved,
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn error_codes() {
+        let own: Vec<_> = Error::own_variants()
+            .iter()
+            .map(|e| (e.code(), e.fault()))
+            .collect();
+        crate::error::check_layer(
+            crate::error::Layer::Multistream,
+            include_str!("error.rs"),
+            &own,
+        );
+    }
 
     #[test]
     fn truncation_is_bounded_and_on_char_boundary() {
