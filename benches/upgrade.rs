@@ -77,27 +77,9 @@ mod timing;
 
 /// Not a CSPRNG: a fast deterministic source for the identities and configs (the adapters
 /// draw the handshakes' ephemeral secrets from the OS, as rust-libp2p does).
-struct BenchRng(u64);
-impl rand_core::TryRng for BenchRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for c in dst.chunks_mut(8) {
-            c.copy_from_slice(&self.try_next_u64()?.to_le_bytes()[..c.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for BenchRng {}
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::TestRng as BenchRng;
 
 const DEADLINE: Duration = DEFAULT_HANDSHAKE_TIMEOUT;
 

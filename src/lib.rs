@@ -79,6 +79,7 @@ pub mod tls;
 #[cfg(any(feature = "noise", feature = "tls"))]
 pub mod upgrade;
 
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -13,6 +13,9 @@
 //! 3. After an error the machine is poisoned: `handle_input` returns the same error again;
 //!    `poll_transmit` may still hand out the one final message the protocol requires (a
 //!    TLS alert, a multistream `na`), then nothing; no event follows the error.
+//! 4. A handshake ends in a consuming call that yields the session (`into_session`): it
+//!    never drops the machine. Called too early, or after an error, it hands the machine
+//!    back inside an [`Incomplete`] with the reason.
 
 use alloc::vec::Vec;
 
@@ -37,4 +40,53 @@ pub trait Machine {
 
     /// Whether the machine has finished its job, successfully.
     fn is_complete(&self) -> bool;
+}
+
+/// A consuming completion call (`into_session`) that could not complete: the machine
+/// comes back whole, with the reason, so nothing it holds is lost (its unsent output,
+/// its final alert) and the caller may go on driving it. `error` is the layer's own:
+/// its `ApiMisuse` when the call came too early (the machine is unchanged and usable), or
+/// the error the machine failed with earlier (it stays poisoned).
+pub struct Incomplete<M: Machine> {
+    /// The machine, as it was before the call.
+    pub machine: M,
+    /// Why it could not complete.
+    pub error: M::Error,
+}
+
+impl<M: Machine> Incomplete<M> {
+    /// Drops the machine and keeps the reason.
+    pub fn into_error(self) -> M::Error {
+        self.error
+    }
+}
+
+impl<M: Machine + core::fmt::Debug> core::fmt::Debug for Incomplete<M>
+where
+    M::Error: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Incomplete")
+            .field("machine", &self.machine)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl<M: Machine> core::fmt::Display for Incomplete<M>
+where
+    M::Error: core::fmt::Display,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<M: Machine + core::fmt::Debug> core::error::Error for Incomplete<M>
+where
+    M::Error: core::error::Error + 'static,
+{
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        self.error.source()
+    }
 }

@@ -17,27 +17,9 @@ fn keypair(seed: u8) -> Keypair {
     Keypair::generate(KeyType::Ed25519, &mut rng).expect("key")
 }
 
-struct Rng(u64);
-impl rand_core::TryRng for Rng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for c in dst.chunks_mut(8) {
-            c.copy_from_slice(&self.try_next_u64()?.to_le_bytes()[..c.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for Rng {}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::TestRng as Rng;
 
 const DATA: &[u8] = b"the first muxed bytes, right behind the nonce echo";
 
@@ -96,7 +78,7 @@ fn feed(
                     &mut a,
                     Handshake::with_seed(&Config::new(ka), None, seed(9))?,
                 );
-                session = Some(hs.into_session()?);
+                session = Some(hs.into_session().map_err(|i| i.error)?);
             }
         }
         if let Some(s) = session.as_mut() {

@@ -449,16 +449,22 @@ fn a_failed_handshake_is_poisoned() {
     let mut alert = Vec::new();
     assert!(client.poll_transmit(&mut alert) > 0);
     assert_eq!(client.poll_transmit(&mut Vec::new()), 0);
-    assert_eq!(client.into_session().err(), Some(expected));
+    assert_eq!(client.into_session().err().map(|i| i.error), Some(expected));
 }
 
 #[test]
 fn into_session_before_complete_is_misuse() {
     let t = two(&[], &[]);
     let client = Client::new(&t.client, None, NOW).unwrap();
-    assert!(matches!(client.into_session(), Err(Error::ApiMisuse(_))));
+    let refused = client.into_session().err().unwrap();
+    assert!(matches!(refused.error, Error::ApiMisuse(_)));
+    // the machine comes back whole: its ClientHello still waits to be sent
+    let mut client = refused.machine;
+    assert!(client.poll_transmit(&mut Vec::new()) > 0);
     let server = Server::new(&t.server, NOW).unwrap();
-    assert!(matches!(server.into_session(), Err(Error::ApiMisuse(_))));
+    let refused = server.into_session().err().unwrap();
+    assert!(matches!(refused.error, Error::ApiMisuse(_)));
+    assert!(!refused.machine.is_complete());
 }
 
 #[test]

@@ -1054,6 +1054,8 @@ fn secio_may_only_come_last() {
 
 /// The fuzz bodies on a few inputs: empty, each flag combination alone, the recorded
 /// Noise conversation (bit 7) with and without bytes behind it, and pseudo-random bytes.
+/// The bodies live behind the internal `fuzzing` feature (on in `--all-features`).
+#[cfg(feature = "fuzzing")]
 #[test]
 fn fuzz_bodies_hold_on_a_few_inputs() {
     let mut inputs: Vec<Vec<u8>> = vec![vec![]];

@@ -11,7 +11,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::tls_bodies::{fixtures, new_client, new_server};
+use super::drive::exchange;
+use super::tls::{fixtures, new_client, new_server};
 use crate::tls::{Error, Session, MAX_PENDING_CIPHERTEXT, RECORD_HEADER_LEN};
 
 const CONTENT_ALERT: u8 = 21;
@@ -32,19 +33,7 @@ const MAX_QUEUE: usize = MAX_PENDING_CIPHERTEXT + record(1 << 14) + record(5) + 
 fn established() -> (Session, Session) {
     let f = fixtures();
     let (mut c, mut s) = (new_client(f), new_server(f));
-    let (mut to_s, mut to_c) = (Vec::new(), Vec::new());
-    for _ in 0..4 {
-        let _ = c.poll_transmit(&mut to_s);
-        let n = s
-            .handle_input(&to_s)
-            .unwrap_or_else(|e| panic!("fixture: {e}"));
-        to_s.drain(..n);
-        let _ = s.poll_transmit(&mut to_c);
-        let n = c
-            .handle_input(&to_c)
-            .unwrap_or_else(|e| panic!("fixture: {e}"));
-        to_c.drain(..n);
-    }
+    let _: [_; 8] = exchange(&mut c, &mut s);
     let client = c.into_session().unwrap_or_else(|e| panic!("fixture: {e}"));
     let server = s.into_session().unwrap_or_else(|e| panic!("fixture: {e}"));
     (client, server)

@@ -99,6 +99,32 @@ impl Stream {
     }
 }
 
+/// The connection's input, output and events as a [`crate::Machine`]; the stream verbs
+/// (`open_stream`, `write`, `read`, ...) stay inherent. `handle_input` keeps the trait's
+/// contract: it may stop early for backpressure, and the rest stays with the caller.
+impl crate::Machine for Connection {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Connection::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Connection::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Connection::poll_event(self)
+    }
+
+    /// Never: a connection has no successful end of its own (mplex has no goodbye
+    /// message; it lasts until the channel closes or an error poisons it).
+    fn is_complete(&self) -> bool {
+        false
+    }
+}
+
 impl Default for Connection {
     fn default() -> Self {
         Self::new()

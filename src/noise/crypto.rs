@@ -374,4 +374,20 @@ impl TransportCipher {
             .as_ref()
             .is_some_and(|a| a.open_in_place(counter, &[], body_and_tag))
     }
+
+    /// Decrypts `ciphertext` (its tag apart) into `out` of the same length if the tag
+    /// authenticates it (aws-lc-rs reads the input and writes `out` in one pass; the pure
+    /// Rust backend copies, then decrypts in place); `false` leaves bytes the caller must
+    /// not use.
+    pub(crate) fn open_to(
+        &self,
+        counter: u64,
+        ciphertext: &[u8],
+        tag: &[u8],
+        out: &mut [u8],
+    ) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|a| a.open_to(counter, &[], ciphertext, tag, out))
+    }
 }

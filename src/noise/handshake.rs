@@ -1,5 +1,5 @@
 //! The XX handshake machines. [`Initiator`] and [`Responder`] are thin role wrappers over
-//! one [`Core`], since the steps differ only in order:
+//! one `Core` (their verbs forward to it), since the steps differ only in order:
 //!
 //! | msg | direction | tokens | payload |
 //! |---|---|---|---|
@@ -24,11 +24,13 @@ use zeroize::Zeroizing;
 
 use super::crypto::DH_LEN;
 use super::payload::Payload;
+use super::session::Session;
 use super::symmetric::{Refusal, SplitKeys};
-use super::transport::{RecvHalf, SendHalf, Session};
+use super::transport::{RecvHalf, SendHalf};
 use super::xx::{self, HandshakeState};
 use super::{Config, Error, MAX_FRAME_LEN, STATIC_KEY_DOMAIN};
 use crate::identity::{PeerId, PublicKey};
+use crate::machine::Incomplete;
 
 /// What a handshake reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,119 +303,79 @@ impl Core {
         n
     }
 
-    fn into_session(mut self) -> Result<Session, Error> {
-        if let Some(e) = self.error {
-            return Err(e);
+    fn is_complete(&self) -> bool {
+        self.step == Step::Done && self.error.is_none()
+    }
+
+    fn remote_peer_id(&self) -> Option<PeerId> {
+        self.remote.as_ref().map(|r| r.peer_id)
+    }
+
+    /// The session; on refusal the core comes back unchanged, with the reason.
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    fn into_session(mut self) -> Result<Session, (Self, Error)> {
+        if let Some(e) = &self.error {
+            let e = e.clone();
+            return Err((self, e));
         }
         if self.step != Step::Done || !self.out.is_empty() {
-            return Err(Error::ApiMisuse(
-                "into_session before Complete and before draining poll_transmit",
+            return Err((
+                self,
+                Error::ApiMisuse("into_session before Complete and before draining poll_transmit"),
             ));
         }
-        let remote = self
-            .remote
-            .take()
-            .ok_or(Error::ApiMisuse("handshake finished without a remote"))?;
-        let muxer = self.select_muxer(&remote.stream_muxers);
         let mut keys = SplitKeys::default();
-        let handshake_hash = self
-            .hs
-            .split(&mut keys)
-            .ok_or(Error::ApiMisuse("handshake state not finished"))?;
+        let Some(handshake_hash) = self.hs.split(&mut keys) else {
+            return Err((self, Error::ApiMisuse("handshake state not finished")));
+        };
+        let Some(remote) = self.remote.take() else {
+            return Err((
+                self,
+                Error::ApiMisuse("handshake finished without a remote"),
+            ));
+        };
+        let muxer = self.select_muxer(&remote.stream_muxers);
         // c1 carries initiator -> responder, c2 the other way (Noise Split())
         let (send, recv) = if self.initiator {
             (&keys.c1, &keys.c2)
         } else {
             (&keys.c2, &keys.c1)
         };
-        Ok(Session {
-            send: SendHalf::new(send),
-            recv: RecvHalf::new(recv),
-            remote_peer_id: remote.peer_id,
-            remote_public_key: remote.public_key,
+        Ok(Session::new(
+            (SendHalf::new(send), RecvHalf::new(recv)),
+            remote.peer_id,
+            remote.public_key,
             muxer,
-            remote_webtransport_certhashes: remote.webtransport_certhashes,
+            remote.webtransport_certhashes,
             handshake_hash,
-        })
+        ))
+    }
+
+    fn debug(&self, f: &mut core::fmt::Formatter<'_>, name: &str) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("step", &self.step)
+            .field("remote", &self.remote_peer_id())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
-macro_rules! role {
-    ($name:ident, $initiator:expr, $doc:literal) => {
-        #[doc = $doc]
-        ///
-        /// # Call contract
-        /// 1. `new` (the initiator queues message 1 at once).
-        /// 2. Until `Event::Complete`: send what `poll_transmit` appends; feed every byte
-        ///    from the peer to `handle_input` (keep what it does not consume and hand it
-        ///    over again with the next bytes); drain `poll_event`.
-        /// 3. After `Complete`, drain `poll_transmit` one last time (the initiator's
-        ///    message 3), then `into_session`. Bytes `handle_input` did not consume are
-        ///    transport frames for the session's [`RecvHalf`].
-        ///
-        /// After an error the machine is poisoned: every `handle_input` returns it again,
-        /// nothing more is transmitted.
-        pub struct $name(Core);
-
-        impl $name {
-            /// Feeds bytes from the peer; returns how many were consumed (whole messages
-            /// only, never past the end of the handshake).
-            pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-                self.0.handle_input(bytes)
-            }
-
-            /// Appends the bytes to send now; returns how many.
-            #[must_use]
-            pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-                self.0.poll_transmit(out)
-            }
-
-            /// The next event, if any.
-            #[must_use]
-            pub fn poll_event(&mut self) -> Option<Event> {
-                self.0.events.pop_front()
-            }
-
-            /// Whether the handshake is complete.
-            pub fn is_complete(&self) -> bool {
-                self.0.step == Step::Done && self.0.error.is_none()
-            }
-
-            /// The remote's PeerId, once verified.
-            pub fn remote_peer_id(&self) -> Option<PeerId> {
-                self.0.remote.as_ref().map(|r| r.peer_id)
-            }
-
-            #[cfg(test)]
-            pub(crate) fn noise_state(&self) -> &HandshakeState {
-                &self.0.hs
-            }
-
-            /// The established session. Errors if the handshake is not complete, if
-            /// `poll_transmit` still holds the last message, or with the handshake's error.
-            pub fn into_session(self) -> Result<Session, Error> {
-                self.0.into_session()
-            }
-        }
-
-        impl core::fmt::Debug for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("step", &self.0.step)
-                    .field("remote", &self.remote_peer_id())
-                    .field("error", &self.0.error)
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
-role!(Initiator, true, "The Noise initiator (the dialer's side).");
-role!(
-    Responder,
-    false,
-    "The Noise responder (the listener's side)."
-);
+/// The Noise initiator (the dialer's side).
+///
+/// # Call contract
+/// 1. [`Initiator::new`] queues message 1.
+/// 2. Until [`Event::Complete`]: send what [`Initiator::poll_transmit`] appends; feed every
+///    byte from the responder to [`Initiator::handle_input`] (keep what it does not consume
+///    and hand it over again with the next bytes); drain [`Initiator::poll_event`].
+/// 3. After `Complete`, drain `poll_transmit` one last time (message 3), then
+///    [`Initiator::into_session`]. Bytes `handle_input` did not consume are transport
+///    frames for the session.
+///
+/// After an error the machine is poisoned: every `handle_input` returns it again, nothing
+/// more is transmitted.
+pub struct Initiator(Core);
 
 impl Initiator {
     /// A handshake as initiator; queues message 1. `expected_peer` (from the dial address)
@@ -436,7 +398,75 @@ impl Initiator {
     ) -> Result<Self, Error> {
         Core::new(config, true, expected_peer, ephemeral_secret).map(Self)
     }
+
+    /// Feeds bytes from the responder; returns how many were consumed (message 2 whole,
+    /// never past it).
+    pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        self.0.handle_input(bytes)
+    }
+
+    /// Appends the bytes to send now (message 1, then message 3); returns how many.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.0.poll_transmit(out)
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.0.events.pop_front()
+    }
+
+    /// Whether the handshake is complete.
+    pub fn is_complete(&self) -> bool {
+        self.0.is_complete()
+    }
+
+    /// The responder's PeerId, once verified (from message 2).
+    pub fn remote_peer_id(&self) -> Option<PeerId> {
+        self.0.remote_peer_id()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn noise_state(&self) -> &HandshakeState {
+        &self.0.hs
+    }
+
+    /// The established session. Before [`Event::Complete`], while `poll_transmit` still
+    /// holds message 3, or after an error, the initiator comes back inside the
+    /// [`Incomplete`] with the reason (`ApiMisuse`, or the handshake's error).
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    pub fn into_session(self) -> Result<Session, Incomplete<Self>> {
+        self.0.into_session().map_err(|(core, error)| Incomplete {
+            machine: Self(core),
+            error,
+        })
+    }
 }
+
+impl core::fmt::Debug for Initiator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.debug(f, "Initiator")
+    }
+}
+
+/// The Noise responder (the listener's side).
+///
+/// # Call contract
+/// 1. [`Responder::new`]; nothing is queued until message 1 arrives.
+/// 2. Until [`Event::Complete`]: feed every byte from the initiator to
+///    [`Responder::handle_input`] (keep what it does not consume and hand it over again
+///    with the next bytes); send what [`Responder::poll_transmit`] appends (message 2);
+///    drain [`Responder::poll_event`].
+/// 3. After `Complete`, [`Responder::into_session`]. Bytes `handle_input` did not consume
+///    are transport frames for the session (an initiator may send them right behind
+///    message 3).
+///
+/// After an error the machine is poisoned: every `handle_input` returns it again, nothing
+/// more is transmitted.
+pub struct Responder(Core);
 
 impl Responder {
     /// A handshake as responder. The ephemeral key is drawn from `rng`.
@@ -451,6 +481,100 @@ impl Responder {
         ephemeral_secret: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
         Core::new(config, false, None, ephemeral_secret).map(Self)
+    }
+
+    /// Feeds bytes from the initiator; returns how many were consumed (messages 1 and 3
+    /// whole, never past message 3).
+    pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        self.0.handle_input(bytes)
+    }
+
+    /// Appends the bytes to send now (message 2); returns how many.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.0.poll_transmit(out)
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.0.events.pop_front()
+    }
+
+    /// Whether the handshake is complete.
+    pub fn is_complete(&self) -> bool {
+        self.0.is_complete()
+    }
+
+    /// The initiator's PeerId, once verified (from message 3).
+    pub fn remote_peer_id(&self) -> Option<PeerId> {
+        self.0.remote_peer_id()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn noise_state(&self) -> &HandshakeState {
+        &self.0.hs
+    }
+
+    /// The established session. Before [`Event::Complete`], while `poll_transmit` still
+    /// holds output, or after an error, the responder comes back inside the
+    /// [`Incomplete`] with the reason (`ApiMisuse`, or the handshake's error).
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    pub fn into_session(self) -> Result<Session, Incomplete<Self>> {
+        self.0.into_session().map_err(|(core, error)| Incomplete {
+            machine: Self(core),
+            error,
+        })
+    }
+}
+
+impl core::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.debug(f, "Responder")
+    }
+}
+
+impl crate::Machine for Initiator {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Initiator::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Initiator::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Initiator::poll_event(self)
+    }
+
+    fn is_complete(&self) -> bool {
+        Initiator::is_complete(self)
+    }
+}
+
+impl crate::Machine for Responder {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Responder::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Responder::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Responder::poll_event(self)
+    }
+
+    fn is_complete(&self) -> bool {
+        Responder::is_complete(self)
     }
 }
 

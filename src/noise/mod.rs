@@ -12,9 +12,12 @@
 //!   first entry of the initiator's list that the responder supports; both lists present
 //!   and no overlap fails the handshake (spec). WebTransport certificate hashes are
 //!   carried and exposed.
-//! - The finished handshake yields a [`Session`]: independent [`SendHalf`] and
-//!   [`RecvHalf`] with the 2-byte length framing, sealing and opening in the caller's
-//!   buffers.
+//! - The finished handshake yields a [`Session`] (`into_session`, which hands the machine
+//!   back inside an [`Incomplete`](crate::machine::Incomplete) when called too early):
+//!   the transport verbs (`handle_input`, `read`, `write`, `poll_transmit`, `close`) over
+//!   bounded buffers, as the TLS session (`tls::Session`) has them. Under it, the low-level frame
+//!   API: independent [`SendHalf`] and [`RecvHalf`] with the 2-byte length framing,
+//!   sealing and opening in the caller's buffers.
 //!
 //! The static X25519 key and its identity signature are made once per [`Config`] and
 //! reused by every handshake made from it (the spec allows a per-process static key; it
@@ -35,13 +38,15 @@ mod crypto;
 mod error;
 mod handshake;
 pub mod payload;
+mod session;
 mod symmetric;
 mod transport;
 mod xx;
 
 pub use error::Error;
 pub use handshake::{Event, Initiator, Responder};
-pub use transport::{Opened, RecvHalf, SendHalf, Session, MAX_WIRE_FRAME};
+pub use session::{Session, MAX_BUFFERED_PLAINTEXT, MAX_PENDING_CIPHERTEXT};
+pub use transport::{Opened, RecvHalf, SendHalf, MAX_WIRE_FRAME};
 
 /// The multistream-select protocol id.
 pub const PROTOCOL_ID: &str = "/noise";

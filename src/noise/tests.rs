@@ -6,30 +6,7 @@ use alloc::vec::Vec;
 use super::*;
 use crate::identity::{KeyType, Keypair, PeerId};
 
-/// Deterministic RNG (splitmix64) so every run is the same handshake.
-pub(crate) struct TestRng(pub(crate) u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
+use crate::fuzzing::TestRng;
 
 fn config(ty: KeyType, seed: u64, muxers: &[&str]) -> (Keypair, Config) {
     let mut rng = TestRng(seed);
@@ -53,15 +30,18 @@ fn run(
         let _ = i.poll_transmit(&mut to_r);
         match r.handle_input(&to_r) {
             Ok(n) => drop(to_r.drain(..n)),
-            Err(e) => return (i.into_session(), Err(e)),
+            Err(e) => return (i.into_session().map_err(|i| i.error), Err(e)),
         }
         let _ = r.poll_transmit(&mut to_i);
         match i.handle_input(&to_i) {
             Ok(n) => drop(to_i.drain(..n)),
-            Err(e) => return (Err(e), r.into_session()),
+            Err(e) => return (Err(e), r.into_session().map_err(|i| i.error)),
         }
     }
-    (i.into_session(), r.into_session())
+    (
+        i.into_session().map_err(|i| i.error),
+        r.into_session().map_err(|r| r.error),
+    )
 }
 
 #[test]

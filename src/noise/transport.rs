@@ -2,75 +2,20 @@
 //! 16-byte tag`, ChaCha20-Poly1305 with an implicit 64-bit counter nonce and empty
 //! associated data (spec "Noise Transport Messages").
 //!
-//! [`SendHalf`] and [`RecvHalf`] are independent (each owns its key and counter), so two
-//! threads or tasks can each own one. Both work in the caller's buffers: sealing and
-//! opening happen in place, with no copy of the payload and no allocation per frame.
+//! [`SendHalf`] and [`RecvHalf`] are the low-level frame API under [`Session`]: they are
+//! independent (each owns its key and counter), so two threads or tasks can each own one.
+//! Both work in the caller's buffers: sealing and opening happen in place, with no copy
+//! of the payload and no allocation per frame.
+//!
+//! [`Session`]: super::Session
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::crypto::TransportCipher;
 use super::{Error, MAX_FRAME_LEN, MAX_PLAINTEXT_LEN, TAG_LEN};
-use crate::identity::{PeerId, PublicKey};
 
 /// The 2-byte length prefix.
 pub(crate) const LEN_PREFIX: usize = 2;
-
-/// An established Noise session: the two halves and what the handshake proved.
-pub struct Session {
-    pub(crate) send: SendHalf,
-    pub(crate) recv: RecvHalf,
-    pub(crate) remote_peer_id: PeerId,
-    pub(crate) remote_public_key: PublicKey,
-    pub(crate) muxer: Option<String>,
-    pub(crate) remote_webtransport_certhashes: Vec<Vec<u8>>,
-    pub(crate) handshake_hash: [u8; 32],
-}
-
-impl Session {
-    /// The remote's verified PeerId.
-    pub fn remote_peer_id(&self) -> PeerId {
-        self.remote_peer_id
-    }
-    /// The remote's verified identity key.
-    pub fn remote_public_key(&self) -> &PublicKey {
-        &self.remote_public_key
-    }
-    /// The muxer agreed inside the handshake, or `None` (negotiate it with
-    /// multistream-select over the session).
-    pub fn muxer(&self) -> Option<&str> {
-        self.muxer.as_deref()
-    }
-    /// The WebTransport certificate hashes the responder sent (empty otherwise).
-    pub fn remote_webtransport_certhashes(&self) -> &[Vec<u8>] {
-        &self.remote_webtransport_certhashes
-    }
-    /// The handshake hash `h`, the same on both sides: a channel binding.
-    pub fn handshake_hash(&self) -> &[u8; 32] {
-        &self.handshake_hash
-    }
-    /// The sending half.
-    pub fn send(&mut self) -> &mut SendHalf {
-        &mut self.send
-    }
-    /// The receiving half.
-    pub fn recv(&mut self) -> &mut RecvHalf {
-        &mut self.recv
-    }
-    /// Splits into independently owned halves.
-    pub fn split(self) -> (SendHalf, RecvHalf) {
-        (self.send, self.recv)
-    }
-}
-
-impl core::fmt::Debug for Session {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("noise::Session")
-            .field("remote_peer_id", &self.remote_peer_id)
-            .field("muxer", &self.muxer)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The encrypting half. Its key is zeroized on drop.
 pub struct SendHalf {
@@ -268,6 +213,44 @@ impl RecvHalf {
             }
             None => Ok(None),
         }
+    }
+
+    /// Opens the first frame of `input` and appends its plaintext to `plain`, decrypting
+    /// straight from `input` (no copy of the ciphertext where the backend allows). Returns
+    /// the bytes consumed, or `None` if the frame is incomplete; on an error `plain` is as
+    /// it was.
+    pub(crate) fn open_to_vec(
+        &mut self,
+        input: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let [hi, lo, ..] = *input else {
+            return Ok(None);
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        // a short frame is refused once it is whole, as `decrypt` does
+        let Some(frame) = input.get(LEN_PREFIX..LEN_PREFIX + len) else {
+            return Ok(None);
+        };
+        if len < TAG_LEN {
+            return Err(self.fail(Error::FrameTooShort { len }));
+        }
+        if self.nonce == u64::MAX {
+            return Err(self.fail(Error::NonceExhausted));
+        }
+        let (body, tag) = frame.split_at(len - TAG_LEN);
+        let at = plain.len();
+        plain.resize(at + body.len(), 0);
+        let out = plain.get_mut(at..).unwrap_or_default();
+        if !self.cipher.open_to(self.nonce, body, tag, out) {
+            plain.truncate(at);
+            return Err(self.fail(Error::Decrypt));
+        }
+        self.nonce += 1;
+        Ok(Some(LEN_PREFIX + len))
     }
 
     /// Length of the frame at the start of `buf` on the wire, once its prefix has arrived.

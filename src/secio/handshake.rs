@@ -25,9 +25,11 @@ use zeroize::{Zeroize, Zeroizing};
 use super::algorithms::{self, Cipher, Hash, KeyExchange};
 use super::crypto::{self, DirectionCipher, EphemeralSecret};
 use super::proto;
-use super::transport::{RecvHalf, SendHalf, Session, LEN_PREFIX};
+use super::session::Session;
+use super::transport::{RecvHalf, SendHalf, LEN_PREFIX};
 use super::{Config, Error, MAX_HANDSHAKE_MESSAGE, NONCE_LEN};
 use crate::identity::{PeerId, PublicKey};
+use crate::machine::Incomplete;
 
 /// What a handshake reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +88,7 @@ pub(super) struct Keyed {
 /// it appends; feed the peer's bytes to `handle_input` (it returns how many it consumed;
 /// keep the rest); drain `poll_event`. After [`Event::Complete`], send what
 /// `poll_transmit` still holds and call [`Handshake::into_session`]; bytes `handle_input`
-/// did not consume belong to the session's [`RecvHalf`]. After an error the machine is
+/// did not consume belong to the session's `handle_input`. After an error the machine is
 /// poisoned: `poll_transmit` appends nothing (not even a Propose or Exchange queued before
 /// the error), `poll_event` returns `None`, and `handle_input` and `into_session` return
 /// the same error again.
@@ -348,29 +350,63 @@ impl Handshake {
         self.error.is_none() && matches!(self.step, Step::Done(Some(_)))
     }
 
-    /// The session, once complete. Take `poll_transmit`'s output first (it holds our echo).
-    pub fn into_session(self) -> Result<Session, Error> {
-        if let Some(e) = self.error {
-            return Err(e);
+    /// The session, once complete. Take `poll_transmit`'s output first (it holds our
+    /// echo). Before that, or after an error, the handshake comes back inside the
+    /// [`Incomplete`] with the reason (`ApiMisuse`, or the handshake's error).
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    pub fn into_session(self) -> Result<Session, Incomplete<Self>> {
+        if let Some(e) = &self.error {
+            let error = e.clone();
+            return Err(Incomplete {
+                machine: self,
+                error,
+            });
         }
-        let Step::Done(Some(keyed)) = self.step else {
-            return Err(Error::ApiMisuse("the SECIO handshake is not complete"));
+        let refusal = if !matches!(self.step, Step::Done(Some(_))) {
+            "the SECIO handshake is not complete"
+        } else if !self.out.is_empty() {
+            "take the handshake's output with poll_transmit before into_session"
+        } else {
+            ""
         };
-        if !self.out.is_empty() {
-            return Err(Error::ApiMisuse(
-                "take the handshake's output with poll_transmit before into_session",
-            ));
+        match self.step {
+            Step::Done(Some(keyed)) if refusal.is_empty() => {
+                let keyed = *keyed;
+                Ok(Session::new(
+                    (keyed.send, keyed.recv),
+                    keyed.remote_peer_id,
+                    keyed.remote_key,
+                    (keyed.exchange, keyed.cipher, keyed.hash),
+                ))
+            }
+            step => Err(Incomplete {
+                machine: Self { step, ..self },
+                error: Error::ApiMisuse(refusal),
+            }),
         }
-        let keyed = *keyed;
-        Ok(Session {
-            send: keyed.send,
-            recv: keyed.recv,
-            remote_peer_id: keyed.remote_peer_id,
-            remote_public_key: keyed.remote_key,
-            exchange: keyed.exchange,
-            cipher: keyed.cipher,
-            hash: keyed.hash,
-        })
+    }
+}
+
+impl crate::Machine for Handshake {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Handshake::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Handshake::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Handshake::poll_event(self)
+    }
+
+    fn is_complete(&self) -> bool {
+        Handshake::is_complete(self)
     }
 }
 

@@ -9,9 +9,13 @@
 //!   The ordering hashes decide whose preference lists win; ECDH over P-256, P-384 or
 //!   P-521; the identity key signs both Propose messages and the ephemeral point; the key
 //!   stretcher derives per-direction IV, cipher and MAC keys.
-//! - [`Session`]: [`SendHalf`] and [`RecvHalf`] with the 4-byte length framing, AES-128,
-//!   AES-256 or Twofish in CTR mode, HMAC-SHA256 or HMAC-SHA512 over the ciphertext,
-//!   checked in constant time before anything is decrypted.
+//! - [`Session`] (from `into_session`, which hands the handshake back inside an
+//!   [`Incomplete`](crate::machine::Incomplete) when called too early): the transport
+//!   verbs (`handle_input`, `read`, `write`, `poll_transmit`, `close`) over bounded
+//!   buffers, as the Noise and TLS sessions have them. Under it, the low-level frame API:
+//!   [`SendHalf`] and [`RecvHalf`] with the 4-byte length framing, AES-128, AES-256 or
+//!   Twofish in CTR mode, HMAC-SHA256 or HMAC-SHA512 over the ciphertext, checked in
+//!   constant time before anything is decrypted.
 //!
 //! Why it is deprecated, and stays so here: no transcript hash (only the two Propose
 //! messages are signed), no sequence numbers under the MAC, no rekeying, a homegrown key
@@ -35,8 +39,9 @@
 //! one frame): see [`DEFAULT_MAX_FRAME_LEN`] for the sources and measurements.
 //!
 //! After an error, every machine here is poisoned: SECIO has no closing message, so
-//! nothing more is emitted (no queued handshake message, no event, no plaintext) and each
-//! call returns the same error.
+//! nothing more is emitted (no queued handshake message, no event, no plaintext; the
+//! session still hands out the frames it sealed before the error) and each call returns
+//! the same error.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -49,14 +54,15 @@ pub(crate) mod crypto;
 mod error;
 mod handshake;
 mod proto;
+mod session;
 mod transport;
 
 pub use algorithms::{Algorithm, Cipher, Hash, KeyExchange};
 pub use error::Error;
 pub use handshake::{Event, Handshake};
+pub use session::{Session, MAX_BUFFERED_PLAINTEXT, MAX_PENDING_CIPHERTEXT};
 pub use transport::{
-    Opened, RecvHalf, SendHalf, Session, DEFAULT_MAX_FRAME_LEN, LEN_PREFIX, MAX_FRAME_LEN,
-    MAX_PLAINTEXT_LEN,
+    Opened, RecvHalf, SendHalf, DEFAULT_MAX_FRAME_LEN, LEN_PREFIX, MAX_FRAME_LEN, MAX_PLAINTEXT_LEN,
 };
 
 /// The multistream-select protocol id.

@@ -1,17 +1,18 @@
-//! The SECIO session after the handshake: `u32 BE length || ciphertext || MAC`, the MAC
+//! The SECIO frames after the handshake: `u32 BE length || ciphertext || MAC`, the MAC
 //! (HMAC over the ciphertext) checked in constant time before anything is decrypted, the
-//! CTR key stream continuing across frames. [`SendHalf`] and [`RecvHalf`] are
-//! independent, so two threads or tasks can each own one.
+//! CTR key stream continuing across frames. [`SendHalf`] and [`RecvHalf`] are the
+//! low-level frame API under [`Session`]: independent, so two threads or tasks can each
+//! own one.
+//!
+//! [`Session`]: super::Session
 //!
 //! There is no sequence number under the MAC (the spec binds order only through the key
 //! stream) and no rekeying: a legacy design, kept only for reach.
 
 use alloc::vec::Vec;
 
-use super::algorithms::{Cipher, Hash, KeyExchange};
 use super::crypto::DirectionCipher;
 use super::{Error, NONCE_LEN};
-use crate::identity::{PeerId, PublicKey};
 
 /// The length prefix: 4 bytes, big-endian.
 pub const LEN_PREFIX: usize = 4;
@@ -50,66 +51,6 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 4 * 1024 * 1024;
 /// Largest plaintext we put in one frame. Peers accept far more; 64 KiB keeps the
 /// receiver's buffering small, as the other channels' frames do.
 pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024;
-
-/// An established SECIO session. Its [`RecvHalf`] first checks the peer's echo of our
-/// nonce and strips it; only then does it release plaintext.
-pub struct Session {
-    pub(crate) send: SendHalf,
-    pub(crate) recv: RecvHalf,
-    pub(crate) remote_peer_id: PeerId,
-    pub(crate) remote_public_key: PublicKey,
-    pub(crate) exchange: KeyExchange,
-    pub(crate) cipher: Cipher,
-    pub(crate) hash: Hash,
-}
-
-impl Session {
-    /// The PeerId the remote proved.
-    pub fn remote_peer_id(&self) -> PeerId {
-        self.remote_peer_id
-    }
-
-    /// The remote identity key.
-    pub fn remote_public_key(&self) -> &PublicKey {
-        &self.remote_public_key
-    }
-
-    /// The agreed key exchange, cipher and hash.
-    pub fn algorithms(&self) -> (KeyExchange, Cipher, Hash) {
-        (self.exchange, self.cipher, self.hash)
-    }
-
-    /// The sending half.
-    pub fn send(&mut self) -> &mut SendHalf {
-        &mut self.send
-    }
-
-    /// The receiving half.
-    pub fn recv(&mut self) -> &mut RecvHalf {
-        &mut self.recv
-    }
-
-    /// The receiving half, to inspect.
-    pub fn recv_ref(&self) -> &RecvHalf {
-        &self.recv
-    }
-
-    /// Both halves, to be owned separately.
-    pub fn split(self) -> (SendHalf, RecvHalf) {
-        (self.send, self.recv)
-    }
-}
-
-impl core::fmt::Debug for Session {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("secio::Session")
-            .field("remote_peer_id", &self.remote_peer_id)
-            .field("exchange", &self.exchange)
-            .field("cipher", &self.cipher)
-            .field("hash", &self.hash)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Seals outgoing frames.
 ///

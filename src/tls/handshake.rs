@@ -2,19 +2,22 @@
 //! identity shares), [`Client`] (the dialer) and [`Server`] (the listener). Spec: libp2p
 //! tls/tls.md and connections/inlined-muxer-negotiation.md.
 //!
-//! Both are thin role wrappers over one core that feeds whole TLS records (framed by
-//! `record.rs`) to rustls (through the rustls folder, the only place that calls rustls)
-//! and turns what rustls reports into the machine verbs of STYLE.md. The handshake is mutual: each side checks
-//! the other's libp2p certificate ([`super::certificate::verify_chain`]) at the caller's
-//! time and the `CertificateVerify` signature under its key; the client also checks the
-//! PeerId it dialed. The muxer is agreed through ALPN: the client offers its
-//! `stream_muxers` in preference order and then `libp2p`; the server takes the first entry
-//! of the client's list it supports.
+//! Both are thin role wrappers over one core (their verbs forward to it) that feeds whole
+//! TLS records (framed by `record.rs`) to rustls (through the rustls folder, the only
+//! place that calls rustls) and turns what rustls reports into the machine verbs of
+//! STYLE.md. When rustls reports the handshake done, the core hands its keys to a
+//! [`Session`] at once; `into_session` returns it. The handshake is mutual: each side
+//! checks the other's libp2p certificate ([`super::certificate::verify_chain`]) at the
+//! caller's time and the `CertificateVerify` signature under its key; the client also
+//! checks the PeerId it dialed. The muxer is agreed through ALPN: the client offers its
+//! `stream_muxers` in preference order and then `libp2p`; the server takes the first
+//! entry of the client's list it supports.
 //!
 //! Not here: the record layer after the handshake ([`super::Session`]), certificate rules
 //! (`certificate.rs`), multistream-select (the `/tls/1.0.0` negotiation before, and the
 //! muxer negotiation after, if ALPN agreed only `libp2p`).
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -29,6 +32,7 @@ use super::session::Session;
 use super::verified_cache::{VerifiedCache, VERIFIED_CACHE_CAPACITY};
 use super::ALPN_LIBP2P;
 use crate::identity::{Keypair, PeerId};
+use crate::machine::Incomplete;
 
 /// How long before our certificate's `notAfter` [`Config::refresh_if_needed`] replaces it:
 /// one day. A peer checks the certificate with its own clock; one whose clock runs ahead
@@ -231,10 +235,22 @@ pub enum Event {
     Complete,
 }
 
+/// Where a handshake stands: rustls until the handshake completes, then the session that
+/// took its keys over at once (so a session exists only for a finished handshake, and the
+/// client's last flight waits in it). `Failed` when that takeover failed: rustls is gone
+/// and nothing is left to send.
+enum Stage {
+    Handshake(Engine),
+    /// Boxed: the record layer is several times the size of rustls's handle, and a
+    /// handshake need not carry it before it completes.
+    Complete(Box<Session>),
+    Failed,
+}
+
 struct Core {
-    engine: Engine,
+    stage: Stage,
+    /// The peer rustls verified, until the session takes it.
     remote: Option<Verified>,
-    complete: bool,
     events: VecDeque<Event>,
     error: Option<Error>,
 }
@@ -242,9 +258,8 @@ struct Core {
 impl Core {
     fn new(engine: Engine) -> Self {
         Self {
-            engine,
+            stage: Stage::Handshake(engine),
             remote: None,
-            complete: false,
             events: VecDeque::new(),
             error: None,
         }
@@ -263,21 +278,20 @@ impl Core {
         let mut consumed = 0;
         // whole records only, and none after the one that completes the handshake: what
         // follows (application data, post-handshake messages) is the session's
-        while !self.complete {
+        while let Stage::Handshake(engine) = &mut self.stage {
             let rest = bytes.get(consumed..).unwrap_or_default();
             let len = match next_record(rest) {
                 Record::Incomplete => break,
                 Record::Whole(len) => len,
                 Record::TooLarge { len } => {
-                    self.engine
-                        .refuse_oversized(rest.get(..RECORD_HEADER_LEN).unwrap_or_default());
+                    engine.refuse_oversized(rest.get(..RECORD_HEADER_LEN).unwrap_or_default());
                     return Err(self.fail(Error::RecordTooLarge {
                         len,
                         max: MAX_RECORD_BODY_LEN,
                     }));
                 }
             };
-            if let Err(e) = self.engine.feed_record(rest.get(..len).unwrap_or_default()) {
+            if let Err(e) = engine.feed_record(rest.get(..len).unwrap_or_default()) {
                 return Err(self.fail(e));
             }
             consumed += len;
@@ -287,105 +301,99 @@ impl Core {
     }
 
     fn progress(&mut self) -> Result<(), Error> {
+        let Stage::Handshake(engine) = &mut self.stage else {
+            return Ok(());
+        };
         if self.remote.is_none() {
-            if let Some(verified) = self.engine.remote() {
+            if let Some(verified) = engine.remote() {
                 self.events.push_back(Event::RemoteIdentified {
                     peer_id: verified.peer_id,
                 });
                 self.remote = Some(verified);
             }
         }
-        if !self.engine.is_handshaking() {
-            if self.remote.is_none() {
-                // unreachable with mandatory mutual authentication; never complete unproven
-                return Err(self.fail(Error::ChainLength { len: 0 }));
-            }
-            self.complete = true;
-            self.events.push_back(Event::Complete);
+        if engine.is_handshaking() {
+            return Ok(());
         }
-        Ok(())
+        let Some(remote) = self.remote.take() else {
+            // unreachable with mandatory mutual authentication; never complete unproven
+            return Err(self.fail(Error::ChainLength { len: 0 }));
+        };
+        let Stage::Handshake(engine) = core::mem::replace(&mut self.stage, Stage::Failed) else {
+            return Ok(());
+        };
+        match Session::new(engine, remote) {
+            Ok(session) => {
+                self.stage = Stage::Complete(Box::new(session));
+                self.events.push_back(Event::Complete);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
-    fn into_session(self) -> Result<Session, Error> {
-        if let Some(e) = self.error {
-            return Err(e);
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        match &mut self.stage {
+            Stage::Handshake(engine) => engine.poll_transmit(out),
+            Stage::Complete(session) => session.poll_transmit(out),
+            Stage::Failed => 0,
         }
-        match (self.complete, self.remote) {
-            (true, Some(remote)) => Session::new(self.engine, remote),
-            _ => Err(Error::ApiMisuse("into_session before Event::Complete")),
+    }
+
+    fn is_complete(&self) -> bool {
+        matches!(self.stage, Stage::Complete(_)) && self.error.is_none()
+    }
+
+    fn remote_peer_id(&self) -> Option<PeerId> {
+        match &self.stage {
+            Stage::Complete(session) => Some(session.remote_peer_id()),
+            _ => self.remote.as_ref().map(|r| r.peer_id),
         }
+    }
+
+    /// The session; on refusal the core comes back unchanged, with the reason.
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    fn into_session(self) -> Result<Session, (Self, Error)> {
+        if let Some(e) = &self.error {
+            let e = e.clone();
+            return Err((self, e));
+        }
+        match self.stage {
+            Stage::Complete(session) => Ok(*session),
+            stage => Err((
+                Self { stage, ..self },
+                Error::ApiMisuse("into_session before Event::Complete"),
+            )),
+        }
+    }
+
+    fn debug(&self, f: &mut core::fmt::Formatter<'_>, name: &str) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("complete", &self.is_complete())
+            .field("remote", &self.remote_peer_id())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
-macro_rules! role {
-    ($name:ident, $doc:literal) => {
-        #[doc = $doc]
-        ///
-        /// # Call contract
-        /// 1. `new` (the client queues its ClientHello at once).
-        /// 2. Until `Event::Complete`: send what `poll_transmit` appends; feed every byte
-        ///    from the peer to `handle_input` (keep what it does not consume and hand it
-        ///    over again with the next bytes); drain `poll_event`.
-        /// 3. After `Complete`, `into_session`. The session's `poll_transmit` continues
-        ///    this machine's output (nothing is lost if the last `poll_transmit` was
-        ///    skipped); bytes `handle_input` did not consume are TLS records for the
-        ///    session's `handle_input`.
-        ///
-        /// After an error the machine is poisoned: every `handle_input` returns it again.
-        /// `poll_transmit` still hands out the one TLS alert that reports the failure to
-        /// the peer, then nothing.
-        pub struct $name(Core);
-
-        impl $name {
-            /// Feeds bytes from the peer; returns how many were consumed: whole TLS
-            /// records only, never past the record that completes the handshake.
-            pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-                self.0.handle_input(bytes)
-            }
-
-            /// Appends the bytes to send now; returns how many.
-            #[must_use]
-            pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-                self.0.engine.poll_transmit(out)
-            }
-
-            /// The next event, if any.
-            #[must_use]
-            pub fn poll_event(&mut self) -> Option<Event> {
-                self.0.events.pop_front()
-            }
-
-            /// Whether the handshake is complete.
-            pub fn is_complete(&self) -> bool {
-                self.0.complete && self.0.error.is_none()
-            }
-
-            /// The remote's PeerId, once it proved it.
-            pub fn remote_peer_id(&self) -> Option<PeerId> {
-                self.0.remote.as_ref().map(|r| r.peer_id)
-            }
-
-            /// The established session. Errors if the handshake is not complete, or with
-            /// the handshake's error.
-            pub fn into_session(self) -> Result<Session, Error> {
-                self.0.into_session()
-            }
-        }
-
-        impl core::fmt::Debug for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("complete", &self.0.complete)
-                    .field("remote", &self.remote_peer_id())
-                    .field("error", &self.0.error)
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
-role!(Client, "The TLS client (the dialer's side).");
-role!(Server, "The TLS server (the listener's side).");
+/// The TLS client (the dialer's side).
+///
+/// # Call contract
+/// 1. [`Client::new`] queues the ClientHello.
+/// 2. Until [`Event::Complete`]: send what [`Client::poll_transmit`] appends; feed every
+///    byte from the server to [`Client::handle_input`] (keep what it does not consume and
+///    hand it over again with the next bytes); drain [`Client::poll_event`].
+/// 3. After `Complete`, [`Client::into_session`]. The session's `poll_transmit` continues
+///    this machine's output (our last flight is not lost if the last `poll_transmit` was
+///    skipped); bytes `handle_input` did not consume are TLS records for the session's
+///    `handle_input`.
+///
+/// After an error the machine is poisoned: every `handle_input` returns it again.
+/// `poll_transmit` still hands out the one TLS alert that reports the failure to the peer,
+/// then nothing.
+pub struct Client(Core);
 
 impl Client {
     /// A handshake as client at `now_unix` (Unix seconds, the caller's clock: the
@@ -407,7 +415,72 @@ impl Client {
         )?;
         Ok(Self(Core::new(engine)))
     }
+
+    /// Feeds bytes from the server; returns how many were consumed: whole TLS records
+    /// only, never past the record that completes the handshake.
+    pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        self.0.handle_input(bytes)
+    }
+
+    /// Appends the bytes to send now; returns how many.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.0.poll_transmit(out)
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.0.events.pop_front()
+    }
+
+    /// Whether the handshake is complete.
+    pub fn is_complete(&self) -> bool {
+        self.0.is_complete()
+    }
+
+    /// The server's PeerId, once it proved it.
+    pub fn remote_peer_id(&self) -> Option<PeerId> {
+        self.0.remote_peer_id()
+    }
+
+    /// The established session, with what this machine had not sent yet. Before
+    /// [`Event::Complete`] or after an error the client comes back inside the
+    /// [`Incomplete`] with the reason (`ApiMisuse`, or the handshake's error; its alert
+    /// still waits in `poll_transmit`).
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    pub fn into_session(self) -> Result<Session, Incomplete<Self>> {
+        self.0.into_session().map_err(|(core, error)| Incomplete {
+            machine: Self(core),
+            error,
+        })
+    }
 }
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.debug(f, "Client")
+    }
+}
+
+/// The TLS server (the listener's side).
+///
+/// # Call contract
+/// 1. [`Server::new`]; nothing is queued until the ClientHello arrives.
+/// 2. Until [`Event::Complete`]: feed every byte from the client to
+///    [`Server::handle_input`] (keep what it does not consume and hand it over again with
+///    the next bytes); send what [`Server::poll_transmit`] appends; drain
+///    [`Server::poll_event`].
+/// 3. After `Complete`, [`Server::into_session`]. The session's `poll_transmit` continues
+///    this machine's output; bytes `handle_input` did not consume are TLS records for the
+///    session's `handle_input` (a client may send data right behind its Finished).
+///
+/// After an error the machine is poisoned: every `handle_input` returns it again.
+/// `poll_transmit` still hands out the one TLS alert that reports the failure to the peer,
+/// then nothing.
+pub struct Server(Core);
 
 impl Server {
     /// A handshake as server at `now_unix` (Unix seconds, the caller's clock: the
@@ -421,5 +494,95 @@ impl Server {
             now_unix,
         )?;
         Ok(Self(Core::new(engine)))
+    }
+
+    /// Feeds bytes from the client; returns how many were consumed: whole TLS records
+    /// only, never past the record that completes the handshake.
+    pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        self.0.handle_input(bytes)
+    }
+
+    /// Appends the bytes to send now; returns how many.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.0.poll_transmit(out)
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.0.events.pop_front()
+    }
+
+    /// Whether the handshake is complete.
+    pub fn is_complete(&self) -> bool {
+        self.0.is_complete()
+    }
+
+    /// The client's PeerId, once it proved it.
+    pub fn remote_peer_id(&self) -> Option<PeerId> {
+        self.0.remote_peer_id()
+    }
+
+    /// The established session, with what this machine had not sent yet. Before
+    /// [`Event::Complete`] or after an error the server comes back inside the
+    /// [`Incomplete`] with the reason (`ApiMisuse`, or the handshake's error; its alert
+    /// still waits in `poll_transmit`).
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per handshake, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    pub fn into_session(self) -> Result<Session, Incomplete<Self>> {
+        self.0.into_session().map_err(|(core, error)| Incomplete {
+            machine: Self(core),
+            error,
+        })
+    }
+}
+
+impl core::fmt::Debug for Server {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.debug(f, "Server")
+    }
+}
+
+impl crate::Machine for Client {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Client::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Client::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Client::poll_event(self)
+    }
+
+    fn is_complete(&self) -> bool {
+        Client::is_complete(self)
+    }
+}
+
+impl crate::Machine for Server {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Server::handle_input(self, bytes)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Server::poll_transmit(self, out)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Server::poll_event(self)
+    }
+
+    fn is_complete(&self) -> bool {
+        Server::is_complete(self)
     }
 }

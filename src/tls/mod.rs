@@ -57,11 +57,12 @@
 //!   new time and expected PeerId; the peer's handshake signature is checked every time).
 //! - [`Client`] (the dialer) and [`Server`] (the listener): the handshake, with the
 //!   machine verbs `handle_input` / `poll_transmit` / `poll_event` / `is_complete` and
-//!   `into_session`. TLS 1.3 only (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305); mutual
-//!   authentication by the libp2p certificate rules at the caller's time, the expected
-//!   PeerId checked by the client; no SNI; resumption and early data disabled; the muxer
-//!   agreed through ALPN (client: its muxers then `libp2p`; server: the first of the
-//!   client's entries it supports).
+//!   `into_session` (which hands the machine back inside an
+//!   [`Incomplete`](crate::machine::Incomplete) when called too early). TLS 1.3 only
+//!   (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305); mutual authentication by the libp2p
+//!   certificate rules at the caller's time, the expected PeerId checked by the client;
+//!   no SNI; resumption and early data disabled; the muxer agreed through ALPN (client:
+//!   its muxers then `libp2p`; server: the first of the client's entries it supports).
 //! - [`Session`]: the record layer after the handshake: ciphertext in and out, plaintext in
 //!   and out, close_notify both ways; bounded buffers.
 //!
@@ -122,7 +123,8 @@
 //! `certificate.rs` (generation and the spec's checks); `verified_cache.rs`; `record.rs`
 //! (record framing, traffic keys, sealing and opening one record); `rustls/` (the rustls
 //! connection of a handshake: provider and configs, verifier, traffic secrets, engine);
-//! `session.rs` (the record-layer machine); `handshake.rs` (`Config`, `Client`,
+//! `session.rs` (the record-layer machine; `session/post_handshake.rs` its alerts and
+//! post-handshake messages); `handshake.rs` (`Config`, `Client`,
 //! `Server`). This file holds the constants and the re-exports.
 //!
 //! Not here: multistream-select (the `/tls/1.0.0` negotiation before the handshake, and the

@@ -57,11 +57,11 @@ use super::certificate::Verified;
 use super::error::Error;
 use super::record::{
     decode_error, next_record, unexpected, Failure, Keys, Record, ALERT_CLOSE_NOTIFY,
-    ALERT_DECODE_ERROR, ALERT_FATAL, ALERT_ILLEGAL_PARAMETER, ALERT_UNEXPECTED_MESSAGE,
-    ALERT_USER_CANCELED, ALERT_WARNING, CONTENT_ALERT, CONTENT_APPLICATION_DATA, CONTENT_HANDSHAKE,
-    MAX_INNER_PLAINTEXT, MAX_RECORD_BODY_LEN, MAX_RECORD_CONTENT, RECORD_HEADER_LEN, TAG_LEN,
+    ALERT_DECODE_ERROR, ALERT_FATAL, ALERT_UNEXPECTED_MESSAGE, ALERT_WARNING, CONTENT_ALERT,
+    CONTENT_APPLICATION_DATA, CONTENT_HANDSHAKE, MAX_INNER_PLAINTEXT, MAX_RECORD_BODY_LEN,
+    MAX_RECORD_CONTENT, RECORD_HEADER_LEN, TAG_LEN,
 };
-use super::rustls::{alert_name, Engine};
+use super::rustls::Engine;
 use super::ALPN_LIBP2P;
 use crate::identity::{PeerId, PublicKey};
 
@@ -359,104 +359,6 @@ impl Session {
         }
     }
 
-    /// An alert record: exactly one alert (RFC 8446 §5.1, §6).
-    fn on_alert(&mut self, alert: [u8; 2]) -> Result<(), Failure> {
-        if !self.handshake.is_empty() {
-            return Err(unexpected("alert inside a handshake message"));
-        }
-        match alert {
-            [_, ALERT_CLOSE_NOTIFY] => {
-                self.peer_closed = true;
-                Ok(())
-            }
-            // a warning before close_notify (RFC 8446 §6.1): nothing to do, a few times
-            [_, ALERT_USER_CANCELED] => {
-                self.warning_alerts += 1;
-                if self.warning_alerts > MAX_WARNING_ALERTS {
-                    let e = Error::TooManyWarningAlerts {
-                        max: MAX_WARNING_ALERTS,
-                    };
-                    return Err((e, Some(ALERT_UNEXPECTED_MESSAGE)));
-                }
-                Ok(())
-            }
-            [_, description] => Err((
-                Error::AlertReceived {
-                    description: alert_name(description),
-                },
-                None,
-            )),
-        }
-    }
-
-    /// Handles the whole post-handshake messages buffered so far.
-    fn on_handshake(&mut self) -> Result<(), Failure> {
-        loop {
-            let Some(&[kind, a, b, c]) = self.handshake.get(..4) else {
-                return Ok(());
-            };
-            let len = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
-            if 4 + len > MAX_POST_HANDSHAKE_MESSAGE {
-                return Err(decode_error("post-handshake message too large"));
-            }
-            let Some(body) = self.handshake.get(4..4 + len) else {
-                return Ok(());
-            };
-            match (kind, body) {
-                (HANDSHAKE_NEW_SESSION_TICKET, _) if self.is_client => {}
-                (HANDSHAKE_KEY_UPDATE, &[request]) => {
-                    // a key change ends the record (RFC 8446 §5.1)
-                    if self.handshake.len() != 4 + len {
-                        return Err(unexpected("data after KeyUpdate in its record"));
-                    }
-                    self.handshake.clear();
-                    return self.on_key_update(request);
-                }
-                (HANDSHAKE_KEY_UPDATE, _) => return Err(decode_error("malformed KeyUpdate")),
-                _ => return Err(unexpected("unexpected post-handshake message")),
-            }
-            self.handshake.drain(..4 + len);
-        }
-    }
-
-    /// The peer's KeyUpdate (RFC 8446 §4.6.3): its next records use the next secret; when
-    /// it asks, we owe it our own KeyUpdate (sent by [`Session::answer_key_update`]).
-    fn on_key_update(&mut self, request: u8) -> Result<(), Failure> {
-        if request > 1 {
-            let e = Error::InvalidMessage {
-                reason: "KeyUpdate request out of range".into(),
-            };
-            return Err((e, Some(ALERT_ILLEGAL_PARAMETER)));
-        }
-        self.key_updates += 1;
-        if self.key_updates > MAX_CONSECUTIVE_KEY_UPDATES {
-            let e = Error::TooManyKeyUpdates {
-                max: MAX_CONSECUTIVE_KEY_UPDATES,
-            };
-            return Err((e, Some(ALERT_UNEXPECTED_MESSAGE)));
-        }
-        self.rx = self.rx.next().map_err(|e| (e, None))?;
-        if request == 1 && !self.closed {
-            self.key_update_owed = true;
-        }
-        Ok(())
-    }
-
-    /// Sends the KeyUpdate the peer asked for, if one is owed, and rolls our keys.
-    fn answer_key_update(&mut self) -> Result<(), Error> {
-        if core::mem::take(&mut self.key_update_owed) {
-            self.update_tx()?;
-        }
-        Ok(())
-    }
-
-    /// Sends our KeyUpdate (update_not_requested) and rolls our sending keys.
-    fn update_tx(&mut self) -> Result<(), Error> {
-        self.seal_record(CONTENT_HANDSHAKE, &[HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0])?;
-        self.tx = self.tx.next()?;
-        Ok(())
-    }
-
     /// Appends one sealed record of `content` (at most [`MAX_RECORD_CONTENT`] bytes).
     fn seal_record(&mut self, content_type: u8, content: &[u8]) -> Result<(), Error> {
         self.tx.seal(content_type, content, &mut self.out)
@@ -478,23 +380,33 @@ impl Session {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        let n = buf.len().min(self.readable());
-        if let (Some(to), Some(from)) =
-            (buf.get_mut(..n), self.plain.get(self.start..self.start + n))
-        {
+        let waiting = self.buffered_plaintext();
+        let n = buf.len().min(waiting.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), waiting.get(..n)) {
             to.copy_from_slice(from);
         }
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        self.consume_plaintext(n);
         Ok(n)
     }
 
     /// Received plaintext waiting for [`Session::read`].
     pub fn readable(&self) -> usize {
         self.end - self.start
+    }
+
+    /// The plaintext waiting for `read`, to look at without taking it (the upgrade feeds
+    /// the muxer negotiation from it).
+    pub(crate) fn buffered_plaintext(&self) -> &[u8] {
+        self.plain.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Drops the first `n` bytes of the plaintext waiting for `read`.
+    pub(crate) fn consume_plaintext(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
     }
 
     /// Seals plaintext into records for [`Session::poll_transmit`]; returns how many bytes
@@ -545,9 +457,19 @@ impl Session {
         self.out.len()
     }
 
+    /// Puts `earlier` (output of the layer before, sent before this session's) ahead of
+    /// what waits for `poll_transmit`.
+    pub(crate) fn prepend_transmit(&mut self, mut earlier: Vec<u8>) {
+        if !earlier.is_empty() {
+            earlier.append(&mut self.out);
+            self.out = earlier;
+        }
+    }
+
     /// Tests and fuzzing: seals one record as this side would send it, whatever it holds
     /// (a KeyUpdate message of its own rolls our sending keys after it), so a peer can be
     /// made to send what no honest one does.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn seal_raw(&mut self, content_type: u8, content: &[u8]) -> Result<(), Error> {
         self.seal_record(content_type, content)?;
         if content_type == CONTENT_HANDSHAKE
@@ -594,5 +516,6 @@ impl core::fmt::Debug for Session {
     }
 }
 
+mod post_handshake;
 #[cfg(test)]
 mod tests;

@@ -206,7 +206,15 @@ impl<R: Role> Core<R> {
                 if !hs.is_complete() {
                     return Ok((Stage::Handshake(protocol, hs), false));
                 }
-                let (channel, early) = hs.into_channel()?;
+                let (channel, early) = match hs.into_channel() {
+                    Ok(done) => done,
+                    Err((mut hs, e)) => {
+                        // the stage is gone with the error: what the handshake still
+                        // holds goes out now
+                        let _ = hs.poll_transmit(&mut self.out);
+                        return Err(e);
+                    }
+                };
                 R::settle_muxer(self, protocol, channel, early).map(|s| (s, true))
             }
             Stage::Muxer {
@@ -270,7 +278,7 @@ impl<R: Role> Core<R> {
         }
         match self.stage {
             Stage::Done(mut upgraded) => {
-                upgraded.channel.prepend_output(self.out);
+                upgraded.channel.prepend_transmit(self.out);
                 Ok(upgraded)
             }
             _ => Err(Error::ApiMisuse("into_upgraded before Event::Complete")),

@@ -1,5 +1,8 @@
-//! One type over the four handshake machines (Noise initiator and responder, TLS client
-//! and server), so the dialer and listener drive whichever multistream-select agreed.
+//! One type over the five handshake machines (Noise initiator and responder, TLS client
+//! and server, SECIO), so the dialer and listener drive whichever multistream-select
+//! agreed. The enum only owns the machine; its verbs go through [`crate::Machine`],
+//! behind the small [`Security`] trait that tags each layer's error as an upgrade error
+//! and passes on the one event the upgrade reports (the remote's identity).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -8,6 +11,7 @@ use zeroize::Zeroizing;
 use super::channel::SecureChannel;
 use super::{Config, Error, Event, SecurityProtocol};
 use crate::identity::PeerId;
+use crate::Machine;
 
 /// A running security handshake.
 pub(super) enum Handshake {
@@ -24,22 +28,101 @@ pub(super) enum Handshake {
     Secio(crate::secio::Handshake),
 }
 
-/// Calls the same method on whichever machine runs, mapping its error.
-macro_rules! each {
-    ($self:expr, $m:ident => $body:expr) => {
-        match $self {
-            #[cfg(feature = "noise")]
-            Handshake::NoiseInitiator($m) => $body.map_err(Error::Noise),
-            #[cfg(feature = "noise")]
-            Handshake::NoiseResponder($m) => $body.map_err(Error::Noise),
-            #[cfg(feature = "tls")]
-            Handshake::TlsClient($m) => $body.map_err(Error::Tls),
-            #[cfg(feature = "tls")]
-            Handshake::TlsServer($m) => $body.map_err(Error::Tls),
-            #[cfg(feature = "secio")]
-            Handshake::Secio($m) => $body.map_err(Error::Secio),
+/// A handshake machine as the upgrade drives it.
+trait Security {
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error>;
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
+    /// The PeerId of the next `RemoteIdentified` event; other events are dropped.
+    fn poll_identified(&mut self) -> Option<PeerId>;
+    fn is_complete(&self) -> bool;
+}
+
+/// A layer's error, which the upgrade reports tagged with its layer.
+trait LayerError {
+    fn tag(self) -> Error;
+}
+
+/// A handshake event that may name the proven remote.
+trait Identifies {
+    fn peer_id(self) -> Option<PeerId>;
+}
+
+impl<M> Security for M
+where
+    M: Machine,
+    M::Error: LayerError,
+    M::Event: Identifies,
+{
+    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        Machine::handle_input(self, bytes).map_err(LayerError::tag)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Machine::poll_transmit(self, out)
+    }
+
+    fn poll_identified(&mut self) -> Option<PeerId> {
+        loop {
+            if let Some(peer_id) = Machine::poll_event(self)?.peer_id() {
+                return Some(peer_id);
+            }
         }
-    };
+    }
+
+    fn is_complete(&self) -> bool {
+        Machine::is_complete(self)
+    }
+}
+
+#[cfg(feature = "noise")]
+impl LayerError for crate::noise::Error {
+    fn tag(self) -> Error {
+        Error::Noise(self)
+    }
+}
+
+#[cfg(feature = "noise")]
+impl Identifies for crate::noise::Event {
+    fn peer_id(self) -> Option<PeerId> {
+        match self {
+            crate::noise::Event::RemoteIdentified { peer_id } => Some(peer_id),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl LayerError for crate::tls::Error {
+    fn tag(self) -> Error {
+        Error::Tls(self)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Identifies for crate::tls::Event {
+    fn peer_id(self) -> Option<PeerId> {
+        match self {
+            crate::tls::Event::RemoteIdentified { peer_id } => Some(peer_id),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "secio")]
+impl LayerError for crate::secio::Error {
+    fn tag(self) -> Error {
+        Error::Secio(self)
+    }
+}
+
+#[cfg(feature = "secio")]
+impl Identifies for crate::secio::Event {
+    fn peer_id(self) -> Option<PeerId> {
+        match self {
+            crate::secio::Event::RemoteIdentified { peer_id } => Some(peer_id),
+            _ => None,
+        }
+    }
 }
 
 impl Handshake {
@@ -103,98 +186,73 @@ impl Handshake {
         }
     }
 
+    /// The running machine.
+    fn machine(&mut self) -> &mut dyn Security {
+        match self {
+            #[cfg(feature = "noise")]
+            Handshake::NoiseInitiator(m) => m,
+            #[cfg(feature = "noise")]
+            Handshake::NoiseResponder(m) => m,
+            #[cfg(feature = "tls")]
+            Handshake::TlsClient(m) => m,
+            #[cfg(feature = "tls")]
+            Handshake::TlsServer(m) => m,
+            #[cfg(feature = "secio")]
+            Handshake::Secio(m) => m,
+        }
+    }
+
     pub(super) fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-        each!(self, m => m.handle_input(bytes))
+        self.machine().handle_input(bytes)
     }
 
     pub(super) fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        match self {
-            #[cfg(feature = "noise")]
-            Handshake::NoiseInitiator(m) => m.poll_transmit(out),
-            #[cfg(feature = "noise")]
-            Handshake::NoiseResponder(m) => m.poll_transmit(out),
-            #[cfg(feature = "tls")]
-            Handshake::TlsClient(m) => m.poll_transmit(out),
-            #[cfg(feature = "tls")]
-            Handshake::TlsServer(m) => m.poll_transmit(out),
-            #[cfg(feature = "secio")]
-            Handshake::Secio(m) => m.poll_transmit(out),
-        }
+        self.machine().poll_transmit(out)
     }
 
     /// The remote's identity, the one handshake event the upgrade passes on.
     pub(super) fn poll_identified(&mut self) -> Option<Event> {
-        loop {
-            let peer_id = match self {
-                #[cfg(feature = "noise")]
-                Handshake::NoiseInitiator(m) => match m.poll_event()? {
-                    crate::noise::Event::RemoteIdentified { peer_id } => peer_id,
-                    _ => continue,
-                },
-                #[cfg(feature = "noise")]
-                Handshake::NoiseResponder(m) => match m.poll_event()? {
-                    crate::noise::Event::RemoteIdentified { peer_id } => peer_id,
-                    _ => continue,
-                },
-                #[cfg(feature = "tls")]
-                Handshake::TlsClient(m) => match m.poll_event()? {
-                    crate::tls::Event::RemoteIdentified { peer_id } => peer_id,
-                    _ => continue,
-                },
-                #[cfg(feature = "tls")]
-                Handshake::TlsServer(m) => match m.poll_event()? {
-                    crate::tls::Event::RemoteIdentified { peer_id } => peer_id,
-                    _ => continue,
-                },
-                #[cfg(feature = "secio")]
-                Handshake::Secio(m) => match m.poll_event()? {
-                    crate::secio::Event::RemoteIdentified { peer_id } => peer_id,
-                    _ => continue,
-                },
-            };
-            return Some(Event::RemoteIdentified { peer_id });
-        }
+        let peer_id = self.machine().poll_identified()?;
+        Some(Event::RemoteIdentified { peer_id })
     }
 
-    pub(super) fn is_complete(&self) -> bool {
-        match self {
-            #[cfg(feature = "noise")]
-            Handshake::NoiseInitiator(m) => m.is_complete(),
-            #[cfg(feature = "noise")]
-            Handshake::NoiseResponder(m) => m.is_complete(),
-            #[cfg(feature = "tls")]
-            Handshake::TlsClient(m) => m.is_complete(),
-            #[cfg(feature = "tls")]
-            Handshake::TlsServer(m) => m.is_complete(),
-            #[cfg(feature = "secio")]
-            Handshake::Secio(m) => m.is_complete(),
-        }
+    pub(super) fn is_complete(&mut self) -> bool {
+        self.machine().is_complete()
     }
 
     /// The secured channel and the muxer agreed inside the handshake, if any. Output the
-    /// handshake still holds must have been taken with `poll_transmit` first.
-    pub(super) fn into_channel(self) -> Result<(SecureChannel, Option<String>), Error> {
+    /// handshake still holds must have been taken with `poll_transmit` first; if it was
+    /// not (or the handshake is not complete) the handshake comes back with the error.
+    // the machine comes back by value; the `Ok` session is about as large, and this runs
+    // once per upgrade, so a box would save nothing
+    #[allow(clippy::result_large_err)]
+    pub(super) fn into_channel(self) -> Result<(SecureChannel, Option<String>), (Self, Error)> {
         match self {
             #[cfg(feature = "noise")]
-            Handshake::NoiseInitiator(m) => Ok(SecureChannel::noise(
-                m.into_session().map_err(Error::Noise)?,
-            )),
+            Handshake::NoiseInitiator(m) => m
+                .into_session()
+                .map(SecureChannel::noise)
+                .map_err(|i| (Handshake::NoiseInitiator(i.machine), Error::Noise(i.error))),
             #[cfg(feature = "noise")]
-            Handshake::NoiseResponder(m) => Ok(SecureChannel::noise(
-                m.into_session().map_err(Error::Noise)?,
-            )),
+            Handshake::NoiseResponder(m) => m
+                .into_session()
+                .map(SecureChannel::noise)
+                .map_err(|i| (Handshake::NoiseResponder(i.machine), Error::Noise(i.error))),
             #[cfg(feature = "tls")]
-            Handshake::TlsClient(m) => {
-                Ok(SecureChannel::tls(m.into_session().map_err(Error::Tls)?))
-            }
+            Handshake::TlsClient(m) => m
+                .into_session()
+                .map(SecureChannel::tls)
+                .map_err(|i| (Handshake::TlsClient(i.machine), Error::Tls(i.error))),
             #[cfg(feature = "tls")]
-            Handshake::TlsServer(m) => {
-                Ok(SecureChannel::tls(m.into_session().map_err(Error::Tls)?))
-            }
+            Handshake::TlsServer(m) => m
+                .into_session()
+                .map(SecureChannel::tls)
+                .map_err(|i| (Handshake::TlsServer(i.machine), Error::Tls(i.error))),
             #[cfg(feature = "secio")]
-            Handshake::Secio(m) => Ok(SecureChannel::secio(
-                m.into_session().map_err(Error::Secio)?,
-            )),
+            Handshake::Secio(m) => m
+                .into_session()
+                .map(SecureChannel::secio)
+                .map_err(|i| (Handshake::Secio(i.machine), Error::Secio(i.error))),
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! 1. multistream-select over the raw pipe picks the security protocol from the dialer's
 //!    preference list ([`Config::with_security`]);
-//! 2. its handshake runs ([`crate::noise`] or [`crate::tls`]) and proves the remote
+//! 2. its handshake runs (Noise, TLS or, when configured, SECIO) and proves the remote
 //!    PeerId (checked against the expected one when the dialer has it);
 //! 3. the muxer is agreed inside the handshake when both sides offered muxers (the Noise
 //!    extension, TLS ALPN), otherwise by a multistream-select round over the secured
@@ -12,9 +12,12 @@
 //!
 //! [`Dialer`] and [`Listener`] follow the crate's machine pattern and finish with an
 //! [`Upgraded`]: the remote PeerId, the protocols agreed, and the [`SecureChannel`] that
-//! carries the muxer's bytes. No byte is lost or duplicated at any boundary: the bytes a
-//! machine did not consume belong to the channel, and plaintext that arrived with the
-//! muxer negotiation waits in the channel for [`SecureChannel::read`].
+//! carries the muxer's bytes: a thin dispatcher over the security protocol's own session
+//! (`noise::Session`, `tls::Session`, `secio::Session`, each with the same transport
+//! verbs). No byte is lost or duplicated at any boundary: the bytes a machine did not
+//! consume belong to the channel, plaintext that arrived with the muxer negotiation waits
+//! in the session for [`SecureChannel::read`], and a handshake's `into_session` hands the
+//! machine back rather than drop it.
 //!
 //! # Round trips
 //! With optimistic negotiation ([`Config::with_optimistic_negotiation`], multistream
@@ -28,10 +31,10 @@
 //! Not here: sockets and the handshake deadline (the [`adapters`](crate::adapters)), the
 //! muxer itself (yamux runs on top of the [`SecureChannel`]), private networks (PSK).
 
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 use ::core::fmt;
 use ::core::str::FromStr;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use crate::identity::{Keypair, PeerId};
@@ -43,7 +46,7 @@ mod error;
 mod handshake;
 mod listener;
 
-pub use channel::{SecureChannel, MAX_BUFFERED_PLAINTEXT};
+pub use channel::SecureChannel;
 pub use dialer::Dialer;
 pub use error::Error;
 pub use listener::Listener;

@@ -14,6 +14,7 @@ use p2psec::identity::{KeyType, Keypair};
 use p2psec::mplex::{self, StreamId};
 use p2psec::multistream::{self, Version};
 use p2psec::upgrade::{Config, Dialer, Event, Listener, SecurityProtocol, Upgraded};
+use p2psec::Machine as _;
 use p2psec::PeerId;
 
 pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
@@ -28,30 +29,11 @@ pub(crate) const NOISE_TLS_SECIO: &[SecurityProtocol] = &[
 /// configuration still takes one).
 pub(crate) const NOW: u64 = 1_750_000_000;
 
-/// Deterministic RNG (splitmix64): keys and the upgrade's secrets.
-pub(crate) struct TestRng(pub u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
+#[path = "pair.rs"]
+mod pair;
+#[path = "rng.rs"]
+mod rng;
+pub(crate) use rng::TestRng;
 
 /// Where the node's bytes come from and go to.
 pub(crate) trait Wire {
@@ -81,11 +63,6 @@ pub(crate) fn node_config(seed: u64, security: &[SecurityProtocol]) -> (Keypair,
         .with_muxers([mplex::MPLEX])
         .expect("muxers");
     (identity, config)
-}
-
-enum Upgrading {
-    Dialer(Dialer),
-    Listener(Listener),
 }
 
 #[derive(Default)]
@@ -137,9 +114,9 @@ pub(crate) fn run(
     };
     let mut upgrading = Some(match dial {
         Some(expected) => {
-            Upgrading::Dialer(Dialer::new(config, expected, NOW, &mut rng).expect("dialer"))
+            pair::Role::Dialer(Dialer::new(config, expected, NOW, &mut rng).expect("dialer"))
         }
-        None => Upgrading::Listener(Listener::new(config, NOW, &mut rng).expect("listener")),
+        None => pair::Role::Listener(Listener::new(config, NOW, &mut rng).expect("listener")),
     });
     let mut up: Option<Upgraded> = None;
     let mut inbox: Vec<u8> = Vec::new();
@@ -148,42 +125,22 @@ pub(crate) fn run(
     loop {
         // 1. take what the peer sent so far through the machines
         if let Some(u) = upgrading.as_mut() {
-            let r = match u {
-                Upgrading::Dialer(d) => d.handle_input(&inbox),
-                Upgrading::Listener(l) => l.handle_input(&inbox),
-            };
-            match r {
-                Ok(n) => drop(inbox.drain(..n)),
-                Err(e) => outcome.error = Some(format!("upgrade: {e}")),
+            let mut events = Vec::new();
+            if let Err(e) = pair::step(u, &mut inbox, &mut events) {
+                outcome.error = Some(format!("upgrade: {e}"));
+                events.extend(std::iter::from_fn(|| u.poll_event()));
             }
-            loop {
-                let ev = match u {
-                    Upgrading::Dialer(d) => d.poll_event(),
-                    Upgrading::Listener(l) => l.poll_event(),
-                };
-                match ev {
-                    Some(Event::RemoteIdentified { peer_id }) => {
-                        outcome.remote_peer_id = Some(peer_id)
-                    }
-                    Some(_) => {}
-                    None => break,
+            for ev in events {
+                if let Event::RemoteIdentified { peer_id } = ev {
+                    outcome.remote_peer_id = Some(peer_id);
                 }
             }
-            let _ = match u {
-                Upgrading::Dialer(d) => d.poll_transmit(&mut out),
-                Upgrading::Listener(l) => l.poll_transmit(&mut out),
-            };
-            let complete = match u {
-                Upgrading::Dialer(d) => d.is_complete(),
-                Upgrading::Listener(l) => l.is_complete(),
-            };
-            if complete && outcome.error.is_none() {
-                let upgraded = match upgrading.take() {
-                    Some(Upgrading::Dialer(d)) => d.into_upgraded(),
-                    Some(Upgrading::Listener(l)) => l.into_upgraded(),
-                    None => unreachable!(),
+            let _ = u.poll_transmit(&mut out);
+            if u.is_complete() && outcome.error.is_none() {
+                let Some(u) = upgrading.take() else {
+                    unreachable!()
                 };
-                match upgraded {
+                match pair::Handshake::finish(u) {
                     Ok(u) => {
                         outcome.security = Some(u.security);
                         outcome.muxer = u.muxer.clone();

@@ -1,8 +1,8 @@
-//! The shared two-peer driver for the Noise tests: our `Initiator` and `Responder` as a real
-//! driver runs them (keep unconsumed input, append each arrival, drain output and events,
-//! take the session at `Complete`, then open transport frames from the leftover bytes), and
-//! a [`Link`] per direction that can cut the byte stream into chunks, flip one byte in
-//! flight and log everything it carried.
+//! The two-peer driver of the Noise tests, on the shared one (`pair.rs`): our `Initiator`
+//! and `Responder` as a real driver runs them (keep unconsumed input, append each arrival,
+//! drain output and events, take the session at `Complete`, then open transport frames
+//! from the leftover bytes), and a [`Link`] per direction that can cut the byte stream
+//! into chunks, flip one byte in flight and log everything it carried.
 //!
 //! Included with `#[path = "common/noise_pair.rs"] mod noise_pair;` (the module must be
 //! named `noise_pair` at the test crate's root: `noise_duplex.rs` refers to it).
@@ -16,47 +16,12 @@ use p2psec::noise::{
 };
 use zeroize::Zeroizing;
 
-// ---- deterministic randomness ----
+#[path = "pair.rs"]
+mod pair;
 
-/// Deterministic RNG (splitmix64), the same as `src/noise/tests.rs`. `fill_bytes` takes
-/// one `u64` per 8 output bytes and writes it little-endian (the last word truncated), so
-/// seed `s` gives the bytes `le(splitmix64 output 1) || le(output 2) || ...`.
-pub(crate) struct TestRng(pub u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
-
-impl TestRng {
-    /// `n` bytes of this stream (test data).
-    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        rand_core::TryRng::try_fill_bytes(self, &mut v).unwrap();
-        v
-    }
-    /// A number below `n`.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        rand_core::TryRng::try_next_u64(self).unwrap() % n
-    }
-}
+#[path = "rng.rs"]
+mod rng;
+pub(crate) use rng::TestRng;
 
 /// An identity and its Noise configuration, all drawn from `seed`: the identity key first,
 /// then the 32-byte static secret.
@@ -86,41 +51,30 @@ pub(crate) fn identity(ty: KeyType, seed: u64, muxers: &[&str]) -> Identity {
 // ---- one of our peers ----
 
 /// Either handshake machine, so one driver runs both.
-pub(crate) enum Machine {
-    Initiator(Initiator),
-    Responder(Responder),
-}
+pub(crate) type Machine = pair::Role<Initiator, Responder>;
 
 impl Machine {
     pub(crate) fn initiator(config: &Config, expected: Option<PeerId>, seed: u64) -> Self {
-        Machine::Initiator(Initiator::new(config, expected, &mut TestRng(seed)).unwrap())
+        pair::Role::Dialer(Initiator::new(config, expected, &mut TestRng(seed)).unwrap())
     }
     pub(crate) fn responder(config: &Config, seed: u64) -> Self {
-        Machine::Responder(Responder::new(config, &mut TestRng(seed)).unwrap())
+        pair::Role::Listener(Responder::new(config, &mut TestRng(seed)).unwrap())
     }
+}
+
+/// The verbs the tests call on a `Machine` directly, without `p2psec::Machine` in scope.
+impl Machine {
     pub(crate) fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-        match self {
-            Machine::Initiator(m) => m.handle_input(bytes),
-            Machine::Responder(m) => m.handle_input(bytes),
-        }
+        p2psec::Machine::handle_input(self, bytes)
     }
     pub(crate) fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        match self {
-            Machine::Initiator(m) => m.poll_transmit(out),
-            Machine::Responder(m) => m.poll_transmit(out),
-        }
+        p2psec::Machine::poll_transmit(self, out)
     }
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
-        match self {
-            Machine::Initiator(m) => m.poll_event(),
-            Machine::Responder(m) => m.poll_event(),
-        }
+        p2psec::Machine::poll_event(self)
     }
     pub(crate) fn into_session(self) -> Result<Session, Error> {
-        match self {
-            Machine::Initiator(m) => m.into_session(),
-            Machine::Responder(m) => m.into_session(),
-        }
+        pair::Handshake::finish(self)
     }
 }
 
@@ -221,16 +175,9 @@ impl Peer {
 
     fn progress(&mut self) {
         if let Some(mut machine) = self.machine.take() {
-            match machine.handle_input(&self.inbox) {
-                Ok(n) => {
-                    assert!(
-                        n <= self.inbox.len(),
-                        "consumed {n} of {}",
-                        self.inbox.len()
-                    );
-                    self.inbox.drain(..n);
-                    self.summary.handshake_consumed += n;
-                }
+            let seen = self.summary.events.len();
+            match pair::step(&mut machine, &mut self.inbox, &mut self.summary.events) {
+                Ok(n) => self.summary.handshake_consumed += n,
                 Err(e) => {
                     // poisoned: the same error again, nothing more to send or report
                     assert_eq!(machine.handle_input(&self.inbox).as_ref(), Err(&e));
@@ -246,12 +193,11 @@ impl Peer {
             let n = machine.poll_transmit(&mut self.outbox);
             assert!(n <= self.outbox.len());
             let mut complete = false;
-            while let Some(ev) = machine.poll_event() {
-                if let Event::RemoteIdentified { peer_id } = &ev {
+            for ev in &self.summary.events[seen..] {
+                if let Event::RemoteIdentified { peer_id } = ev {
                     self.summary.remote_peer_id = Some(*peer_id);
                 }
-                complete |= ev == Event::Complete;
-                self.summary.events.push(ev);
+                complete |= *ev == Event::Complete;
             }
             if !complete {
                 self.machine = Some(machine);
@@ -330,6 +276,15 @@ pub(crate) fn write_frames(send: &mut SendHalf, data: &[u8], k: usize, out: &mut
     }
 }
 
+impl pair::Peer for Peer {
+    fn input(&mut self, bytes: &[u8]) {
+        Peer::input(self, bytes);
+    }
+    fn output(&mut self) -> Vec<u8> {
+        Peer::output(self)
+    }
+}
+
 // ---- the wire between two of our peers ----
 
 /// One direction: how bytes are cut into deliveries, an optional byte to flip in flight,
@@ -357,55 +312,39 @@ impl Link {
             ..Link::default()
         }
     }
-
-    /// Tampers and logs `flight`, then cuts it into deliveries.
-    pub(crate) fn carry(&mut self, mut flight: Vec<u8>) -> Vec<Vec<u8>> {
-        let start = self.log.len();
-        if let Some((at, mask)) = self.tamper {
-            if (start..start + flight.len()).contains(&at) {
-                flight[at - start] ^= mask;
-            }
-        }
-        self.log.extend_from_slice(&flight);
-        if self.chunks.is_empty() {
-            return vec![flight];
-        }
-        let mut out = Vec::new();
-        let mut rest = &flight[..];
-        while !rest.is_empty() {
-            let n = self.chunks[self.next_chunk % self.chunks.len()].clamp(1, rest.len());
-            self.next_chunk += 1;
-            out.push(rest[..n].to_vec());
-            rest = &rest[n..];
-        }
-        out
-    }
 }
 
-/// Moves bytes between `i` and `r` until nothing moves; returns both peers and both links
-/// (whose logs are the two byte streams).
+/// The size of the next delivery: the next of `chunks` in the cycle, or all.
+fn next_cut(chunks: &[usize], next: &mut usize) -> usize {
+    if chunks.is_empty() {
+        return usize::MAX;
+    }
+    *next += 1;
+    chunks[(*next - 1) % chunks.len()]
+}
+
+/// Moves bytes between `i` and `r` until nothing moves (every flight delivered at once,
+/// in the pieces its link cuts); returns both peers and both links (whose logs are the
+/// two byte streams).
 pub(crate) fn run(
     mut i: Peer,
     mut r: Peer,
     mut i_to_r: Link,
     mut r_to_i: Link,
 ) -> (Peer, Peer, Link, Link) {
-    for _ in 0..64 {
-        let a = i.output();
-        let moved_a = !a.is_empty();
-        for piece in i_to_r.carry(a) {
-            r.input(&piece);
-        }
-        let b = r.output();
-        let moved_b = !b.is_empty();
-        for piece in r_to_i.carry(b) {
-            i.input(&piece);
-        }
-        if !moved_a && !moved_b {
-            return (i, r, i_to_r, r_to_i);
-        }
-    }
-    panic!("the exchange never settled");
+    let mut a_to_b = pair::Link::new(i_to_r.tamper);
+    let mut b_to_a = pair::Link::new(r_to_i.tamper);
+    a_to_b.log = std::mem::take(&mut i_to_r.log);
+    b_to_a.log = std::mem::take(&mut r_to_i.log);
+    let mut cut = |way| match way {
+        pair::Way::AToB => next_cut(&i_to_r.chunks, &mut i_to_r.next_chunk),
+        pair::Way::BToA => next_cut(&r_to_i.chunks, &mut r_to_i.next_chunk),
+    };
+    let turn = pair::Turn::Everything;
+    pair::run(&mut i, &mut r, &mut a_to_b, &mut b_to_a, &mut cut, turn, 64);
+    i_to_r.log = a_to_b.log;
+    r_to_i.log = b_to_a.log;
+    (i, r, i_to_r, r_to_i)
 }
 
 /// Splits a byte stream into its `u16 length || body` messages (whole ones only).

@@ -1,6 +1,7 @@
-//! A synchronous driver for our TLS machines: a [`Peer`] runs one handshake machine and
-//! then its session (application writes, reads, close_notify), and [`run_pair`] moves
-//! bytes between two peers in chunks of any size, optionally flipping one byte in flight.
+//! The two-peer driver of the TLS tests, on the shared one (`pair.rs`): a [`Peer`] runs
+//! one handshake machine and then its session (application writes, reads, close_notify),
+//! and [`run_pair`] moves bytes between two peers in chunks of any size, optionally
+//! flipping one byte in flight.
 //!
 //! Included with `#[path = "common/tls_pair.rs"] mod tls_pair;`.
 #![allow(dead_code)]
@@ -9,48 +10,18 @@ use std::collections::VecDeque;
 
 use p2psec::identity::{KeyType, Keypair};
 use p2psec::tls::{Client, Config, Error, Event, Server, Session};
+use p2psec::Machine as _;
 use p2psec::PeerId;
+
+#[path = "pair.rs"]
+mod pair;
 
 /// A fixed time for our-vs-our tests (Unix seconds, mid-2025).
 pub(crate) const NOW: u64 = 1_750_000_000;
 
-/// A deterministic RNG (splitmix64): fixed keys and certificates per seed.
-pub(crate) struct TestRng(pub u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
-
-impl TestRng {
-    /// `n` bytes of this stream (test data).
-    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        rand_core::TryRng::try_fill_bytes(self, &mut v).unwrap();
-        v
-    }
-    /// A number below `n`.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        rand_core::TryRng::try_next_u64(self).unwrap() % n
-    }
-}
+#[path = "rng.rs"]
+mod rng;
+pub(crate) use rng::TestRng;
 
 /// An identity of type `ty` drawn from `seed`.
 pub(crate) fn keypair(ty: KeyType, seed: u64) -> Keypair {
@@ -66,8 +37,7 @@ pub(crate) fn config(keypair: &Keypair, now: u64, seed: u64, muxers: &[&str]) ->
 
 /// Where a peer is.
 pub(crate) enum Stage {
-    Client(Client),
-    Server(Server),
+    Handshake(pair::Role<Client, Server>),
     Session(Session),
 }
 
@@ -100,11 +70,13 @@ pub(crate) struct Peer {
 
 impl Peer {
     pub(crate) fn client(config: &Config, expected: Option<PeerId>, now: u64) -> Self {
-        Self::new(Stage::Client(Client::new(config, expected, now).unwrap()))
+        let client = Client::new(config, expected, now).unwrap();
+        Self::new(Stage::Handshake(pair::Role::Dialer(client)))
     }
 
     pub(crate) fn server(config: &Config, now: u64) -> Self {
-        Self::new(Stage::Server(Server::new(config, now).unwrap()))
+        let server = Server::new(config, now).unwrap();
+        Self::new(Stage::Handshake(pair::Role::Listener(server)))
     }
 
     pub(crate) fn new(stage: Stage) -> Self {
@@ -143,47 +115,21 @@ impl Peer {
             return;
         }
         // the handshake, then (possibly with leftover bytes) the session
-        let result = match &mut self.stage {
-            Some(Stage::Client(m)) => m.handle_input(&self.inbox),
-            Some(Stage::Server(m)) => m.handle_input(&self.inbox),
-            _ => Ok(0),
-        };
-        match result {
-            Err(e) => {
+        if let Some(Stage::Handshake(m)) = &mut self.stage {
+            if let Err(e) = pair::step(m, &mut self.inbox, &mut self.summary.events) {
                 self.summary.error = Some(e);
                 return;
             }
-            Ok(n) => {
-                self.inbox.drain(..n);
+            if m.is_complete() {
+                let Some(Stage::Handshake(m)) = self.stage.take() else {
+                    unreachable!()
+                };
+                let session = pair::Handshake::finish(m).unwrap();
+                self.summary.session =
+                    Some((session.remote_peer_id(), session.muxer().map(String::from)));
+                self.leftover_after_handshake = self.inbox.len();
+                self.stage = Some(Stage::Session(session));
             }
-        }
-        let complete = match &mut self.stage {
-            Some(Stage::Client(m)) => {
-                while let Some(e) = m.poll_event() {
-                    self.summary.events.push(e);
-                }
-                m.is_complete()
-            }
-            Some(Stage::Server(m)) => {
-                while let Some(e) = m.poll_event() {
-                    self.summary.events.push(e);
-                }
-                m.is_complete()
-            }
-            _ => false,
-        };
-        if complete {
-            let session = match self.stage.take() {
-                Some(Stage::Client(m)) => m.into_session(),
-                Some(Stage::Server(m)) => m.into_session(),
-                Some(Stage::Session(s)) => Ok(s),
-                None => unreachable!(),
-            }
-            .unwrap();
-            self.summary.session =
-                Some((session.remote_peer_id(), session.muxer().map(String::from)));
-            self.leftover_after_handshake = self.inbox.len();
-            self.stage = Some(Stage::Session(session));
         }
         self.session_step();
     }
@@ -266,8 +212,7 @@ impl Peer {
         let mut out = Vec::new();
         loop {
             let n = match &mut self.stage {
-                Some(Stage::Client(m)) => m.poll_transmit(&mut out),
-                Some(Stage::Server(m)) => m.poll_transmit(&mut out),
+                Some(Stage::Handshake(m)) => m.poll_transmit(&mut out),
                 Some(Stage::Session(s)) => s.poll_transmit(&mut out),
                 None => 0,
             };
@@ -297,6 +242,15 @@ impl Net<'_> {
     }
 }
 
+impl pair::Peer for Peer {
+    fn input(&mut self, bytes: &[u8]) {
+        Peer::input(self, bytes);
+    }
+    fn output(&mut self) -> Vec<u8> {
+        Peer::output(self)
+    }
+}
+
 /// Every byte each direction carried (after tampering).
 #[derive(Debug, Default)]
 pub(crate) struct Wire {
@@ -304,45 +258,16 @@ pub(crate) struct Wire {
     pub(crate) b_to_a: Vec<u8>,
 }
 
-fn send(out: Vec<u8>, log: &mut Vec<u8>, wire: &mut VecDeque<u8>, tamper: Option<(usize, u8)>) {
-    let start = log.len();
-    let mut out = out;
-    if let Some((at, mask)) = tamper {
-        if (start..start + out.len()).contains(&at) {
-            out[at - start] ^= mask;
-        }
-    }
-    log.extend_from_slice(&out);
-    wire.extend(out);
-}
-
-/// Runs `a` and `b` until no byte moves any more.
+/// Runs `a` and `b` until no byte moves any more: each turn delivers one piece of what is
+/// in flight each way, of the size `net.chunk` gives.
 pub(crate) fn run_pair(a: &mut Peer, b: &mut Peer, mut net: Net<'_>) -> Wire {
-    let mut log = Wire::default();
-    let (mut ab, mut ba) = (VecDeque::new(), VecDeque::new());
-    for _ in 0..10_000_000 {
-        let mut moved = false;
-        let out = a.output();
-        moved |= !out.is_empty();
-        send(out, &mut log.a_to_b, &mut ab, net.tamper_a_to_b);
-        if !ab.is_empty() {
-            let n = (net.chunk)().clamp(1, ab.len());
-            let part: Vec<u8> = ab.drain(..n).collect();
-            b.input(&part);
-            moved = true;
-        }
-        let out = b.output();
-        moved |= !out.is_empty();
-        send(out, &mut log.b_to_a, &mut ba, net.tamper_b_to_a);
-        if !ba.is_empty() {
-            let n = (net.chunk)().clamp(1, ba.len());
-            let part: Vec<u8> = ba.drain(..n).collect();
-            a.input(&part);
-            moved = true;
-        }
-        if !moved {
-            return log;
-        }
+    let mut a_to_b = pair::Link::new(net.tamper_a_to_b);
+    let mut b_to_a = pair::Link::new(net.tamper_b_to_a);
+    let mut cut = |_| (net.chunk)();
+    let turn = pair::Turn::OnePiece;
+    pair::run(a, b, &mut a_to_b, &mut b_to_a, &mut cut, turn, 10_000_000);
+    Wire {
+        a_to_b: a_to_b.log,
+        b_to_a: b_to_a.log,
     }
-    panic!("the exchange never settled");
 }

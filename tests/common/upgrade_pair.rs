@@ -1,8 +1,9 @@
-//! The shared two-peer driver for the upgrade tests: our `upgrade::Dialer` and
-//! `upgrade::Listener` run as a real driver runs them (keep unconsumed input, append each
-//! arrival, drain output and events, take the `Upgraded` at `Complete`, then hand the
-//! leftover bytes to its channel), moving whole flights between them: every byte one
-//! side has to send after it processed everything it received travels as one flight.
+//! The two-peer driver of the upgrade tests, on the shared one (`pair.rs`): our
+//! `upgrade::Dialer` and `upgrade::Listener` run as a real driver runs them (keep
+//! unconsumed input, append each arrival, drain output and events, take the `Upgraded` at
+//! `Complete`, then hand the leftover bytes to its channel), moving whole flights between
+//! them: every byte one side has to send after it processed everything it received
+//! travels as one flight.
 //!
 //! Included with `#[path = "common/upgrade_pair.rs"] mod upgrade_pair;`.
 #![allow(dead_code)]
@@ -11,33 +12,15 @@ use p2psec::identity::{KeyType, Keypair};
 use p2psec::upgrade::{Config, Dialer, Error, Event, Listener, SecurityProtocol, Upgraded};
 use p2psec::PeerId;
 
+#[path = "pair.rs"]
+mod pair;
+
 /// Unix time the tests run at (certificates are made and checked then).
 pub(crate) const NOW: u64 = 1_750_000_000;
 
-/// Deterministic RNG (splitmix64) for keys and ephemeral secrets.
-pub(crate) struct TestRng(pub u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
+#[path = "rng.rs"]
+mod rng;
+pub(crate) use rng::TestRng;
 
 /// A configuration for a fresh Ed25519 identity drawn from `seed`.
 pub(crate) fn config(seed: u64) -> Config {
@@ -53,38 +36,18 @@ pub(crate) enum Side<M> {
     Failed(Error),
 }
 
-/// The verbs both machines share, so one driver runs either.
-pub(crate) trait Machine: Sized {
-    fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error>;
-    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
-    fn poll_event(&mut self) -> Option<Event>;
-    fn is_complete(&self) -> bool;
-    fn into_upgraded(self) -> Result<Upgraded, Error>;
+/// Either upgrade machine, as the tests' generic helpers take it: the shared driver's
+/// handshake, handing over the `Upgraded`.
+pub(crate) trait Machine:
+    pair::Handshake<Event = Event, Error = Error, Done = Upgraded>
+{
+    fn into_upgraded(self) -> Result<Upgraded, Error> {
+        self.finish()
+    }
 }
 
-macro_rules! machine {
-    ($t:ty) => {
-        impl Machine for $t {
-            fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-                <$t>::handle_input(self, bytes)
-            }
-            fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-                <$t>::poll_transmit(self, out)
-            }
-            fn poll_event(&mut self) -> Option<Event> {
-                <$t>::poll_event(self)
-            }
-            fn is_complete(&self) -> bool {
-                <$t>::is_complete(self)
-            }
-            fn into_upgraded(self) -> Result<Upgraded, Error> {
-                <$t>::into_upgraded(self)
-            }
-        }
-    };
-}
-machine!(Dialer);
-machine!(Listener);
+impl Machine for Dialer {}
+impl Machine for Listener {}
 
 /// A side with its unconsumed input, the events it reported and the plaintext it read.
 pub(crate) struct Peer<M> {
@@ -109,28 +72,23 @@ impl<M: Machine> Peer<M> {
         loop {
             let side = std::mem::replace(&mut self.side, Side::Failed(Error::UnexpectedEof));
             self.side = match side {
-                Side::Upgrading(mut m) => match m.handle_input(&self.inbox) {
-                    Ok(used) => {
-                        self.inbox.drain(..used);
-                        while let Some(e) = m.poll_event() {
-                            self.events.push(e);
-                        }
-                        if m.is_complete() {
-                            match m.into_upgraded() {
-                                Ok(up) => Side::Up(Box::new(up)),
-                                Err(e) => Side::Failed(e),
-                            }
-                        } else {
+                Side::Upgrading(mut m) => {
+                    match pair::step(&mut m, &mut self.inbox, &mut self.events) {
+                        Ok(_) if m.is_complete() => match m.finish() {
+                            Ok(up) => Side::Up(Box::new(up)),
+                            Err(e) => Side::Failed(e),
+                        },
+                        Ok(_) => {
                             self.side = Side::Upgrading(m);
                             return;
                         }
+                        Err(e) => {
+                            // a failing machine may still owe the peer one message
+                            self.side = Side::Failed(e);
+                            return;
+                        }
                     }
-                    Err(e) => {
-                        // a failing machine may still owe the peer one message
-                        self.side = Side::Failed(e);
-                        return;
-                    }
-                },
+                }
                 Side::Up(mut up) => {
                     loop {
                         match up.channel.handle_input(&self.inbox) {
@@ -228,6 +186,20 @@ pub(crate) struct Flights {
 pub(crate) const PING: &[u8] = b"first muxed bytes from the dialer";
 pub(crate) const PONG: &[u8] = b"the listener's answer";
 
+impl<M: Machine> pair::Peer for Peer<M> {
+    /// Bytes from the other side, processed at once.
+    fn input(&mut self, bytes: &[u8]) {
+        self.inbox.extend_from_slice(bytes);
+        self.process();
+    }
+    /// Everything this side has to send now.
+    fn output(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.transmit(&mut out);
+        out
+    }
+}
+
 /// Runs the upgrade flight by flight: each side sends its application data as soon as
 /// its upgrade is complete (the listener answers once it read the dialer's).
 pub(crate) fn run(
@@ -238,16 +210,16 @@ pub(crate) fn run(
     let mut d = Peer::new(dialer);
     let mut l = Peer::new(listener);
     let mut f = Flights::default();
+    let (mut to_l, mut to_d) = (pair::Link::default(), pair::Link::default());
+    let whole = &mut || usize::MAX;
+    let turn = pair::Turn::Everything;
     for flight in 1..=max_flights {
-        let mut bytes = Vec::new();
         if flight % 2 == 1 {
             d.process();
             if f.dialer_sends.is_none() && d.send_app(PING) {
                 f.dialer_sends = Some(flight);
             }
-            d.transmit(&mut bytes);
-            l.inbox.extend_from_slice(&bytes);
-            l.process();
+            pair::flight(&mut d, &mut l, &mut to_l, whole, turn);
             if f.listener_receives.is_none() && l.received.len() >= PING.len() {
                 assert_eq!(&l.received[..PING.len()], PING);
                 f.listener_receives = Some(flight);
@@ -257,9 +229,7 @@ pub(crate) fn run(
             if f.listener_answers.is_none() && f.listener_receives.is_some() && l.send_app(PONG) {
                 f.listener_answers = Some(flight);
             }
-            l.transmit(&mut bytes);
-            d.inbox.extend_from_slice(&bytes);
-            d.process();
+            pair::flight(&mut l, &mut d, &mut to_d, whole, turn);
             if f.dialer_receives.is_none() && d.received.len() >= PONG.len() {
                 assert_eq!(&d.received[..PONG.len()], PONG);
                 f.dialer_receives = Some(flight);
