@@ -45,13 +45,25 @@ impl Dialer {
         now_unix: u64,
         rng: &mut R,
     ) -> Result<Self, Error> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut secret[..]);
+        Self::with_seed(config, expected_peer, now_unix, secret)
+    }
+
+    /// [`Dialer::new`] with the 32 random bytes given instead of drawn: they become the
+    /// Noise ephemeral secret or the SECIO seed of whichever handshake runs. For bindings
+    /// and replays that bring their own randomness; never reuse a seed.
+    pub fn with_seed(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
         let ids = config.security.iter().map(|p| p.protocol_id());
         let mss =
             multistream::Dialer::new(ids, version(config)).map_err(Error::SecurityNegotiation)?;
-        let mut secret = Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(&mut secret[..]);
         let role = DialerRole { expected_peer };
-        Core::new(config, now_unix, secret, mss, role).map(Self)
+        Core::new(config, now_unix, seed, mss, role).map(Self)
     }
 
     /// Feeds bytes from the peer; returns how many were consumed (never past the end of

@@ -40,11 +40,21 @@ impl Listener {
         now_unix: u64,
         rng: &mut R,
     ) -> Result<Self, Error> {
-        let ids = config.security.iter().map(|p| p.protocol_id());
-        let mss = multistream::Listener::new(ids).map_err(Error::SecurityNegotiation)?;
         let mut secret = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(&mut secret[..]);
-        Core::new(config, now_unix, secret, mss, ListenerRole).map(Self)
+        Self::with_seed(config, now_unix, secret)
+    }
+
+    /// [`Listener::new`] with the 32 random bytes given instead of drawn (see
+    /// [`Dialer::with_seed`](super::Dialer::with_seed)).
+    pub fn with_seed(
+        config: &Config,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        let ids = config.security.iter().map(|p| p.protocol_id());
+        let mss = multistream::Listener::new(ids).map_err(Error::SecurityNegotiation)?;
+        Core::new(config, now_unix, seed, mss, ListenerRole).map(Self)
     }
 
     /// Feeds bytes from the peer; returns how many were consumed (never past the end of
