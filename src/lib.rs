@@ -16,7 +16,7 @@
 //! | `secio` | `/secio/1.0.0`: the deprecated legacy channel, opt-in, for peers that speak nothing else | `secio` |
 //! | `mplex` | `/mplex/6.7.0`: the legacy stream muxer those peers speak | `mplex` |
 //! | [`upgrade`] | the connection upgrade: security negotiation, handshake, muxer | `noise` or `tls` |
-//! | [`adapters`] | the upgrade over std, tokio and futures-io streams | `std`, `tokio`, `async-std` |
+//! | [`adapters`] | the upgrade over std, tokio and futures-io streams, multistream-select on a stream, a tokio mplex driver | `std`, `tokio`, `async-std` |
 //! | [`error`] | the [`Fault`] groups and the stable error codes of every layer, for bindings | always |
 //!
 //! Every machine follows one pattern (see `STYLE.md` in the project's shared notes):
@@ -85,4 +85,4 @@ pub mod fuzzing;
 
 pub use error::{fault_of_code, layer_of_code, Fault, Layer};
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
-pub use machine::Machine;
+pub use machine::{Incomplete, Machine};
