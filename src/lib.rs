@@ -85,4 +85,4 @@ pub mod fuzzing;
 
 pub use error::{fault_of_code, layer_of_code, Fault, Layer};
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
-pub use machine::{Incomplete, Machine};
+pub use machine::{Incomplete, InsufficientSize, Machine};

@@ -34,12 +34,55 @@ pub trait Machine {
     #[must_use]
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize;
 
+    /// The bytes [`Machine::poll_transmit`] would append now. It may prepare them (a
+    /// machine that gathers output from an inner one moves it into its own queue here),
+    /// so it takes `&mut self`; nothing is taken.
+    fn pending_transmit(&mut self) -> usize;
+
+    /// Copies everything [`Machine::poll_transmit`] would append into the start of `buf`
+    /// and returns its length (the bindings' form: the caller's buffer, no `Vec`). If it
+    /// does not fit, nothing is taken, `buf` is untouched, and the error says how many
+    /// bytes are needed: call again with a buffer that large.
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, InsufficientSize>;
+
     /// The next event, if any.
     #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
 
     /// Whether the machine has finished its job, successfully.
     fn is_complete(&self) -> bool;
+}
+
+/// An output buffer too small for what a machine has to send: nothing was taken and the
+/// buffer is untouched; a buffer of `required` bytes takes it all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsufficientSize {
+    /// The bytes waiting to be sent: the smallest buffer that takes them.
+    pub required: usize,
+}
+
+impl core::fmt::Display for InsufficientSize {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "output buffer too small: {} bytes wait to be sent",
+            self.required
+        )
+    }
+}
+
+impl core::error::Error for InsufficientSize {}
+
+/// The machines' `poll_transmit_into`: moves all of `queue` into the start of `buf`, or,
+/// if it does not fit, leaves both alone and says how large `buf` must be.
+pub(crate) fn take_into(queue: &mut Vec<u8>, buf: &mut [u8]) -> Result<usize, InsufficientSize> {
+    let required = queue.len();
+    let Some(dst) = buf.get_mut(..required) else {
+        return Err(InsufficientSize { required });
+    };
+    dst.copy_from_slice(queue);
+    queue.clear();
+    Ok(required)
 }
 
 /// A consuming completion call (`into_session`) that could not complete: the machine
@@ -90,3 +133,6 @@ where
         self.error.source()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -114,6 +114,14 @@ impl crate::Machine for Connection {
         Connection::poll_transmit(self, out)
     }
 
+    fn pending_transmit(&mut self) -> usize {
+        Connection::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Connection::poll_transmit_into(self, buf)
+    }
+
     fn poll_event(&mut self) -> Option<Event> {
         Connection::poll_event(self)
     }
@@ -184,6 +192,21 @@ impl Connection {
         self.queued_payload = 0;
         self.queued_replies = 0;
         n
+    }
+
+    /// The bytes [`Connection::poll_transmit`] would append now.
+    pub fn pending_transmit(&self) -> usize {
+        self.out.len()
+    }
+
+    /// [`Connection::poll_transmit`] into the start of `buf`; returns the length. If it
+    /// does not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        let n = crate::machine::take_into(&mut self.out, buf)?;
+        self.queued_payload = 0;
+        self.queued_replies = 0;
+        Ok(n)
     }
 
     /// The next [`Event`], if any.

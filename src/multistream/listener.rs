@@ -120,6 +120,18 @@ impl Listener {
         n
     }
 
+    /// The bytes [`Listener::poll_transmit`] would append now.
+    pub fn pending_transmit(&self) -> usize {
+        self.out.len()
+    }
+
+    /// [`Listener::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        crate::machine::take_into(&mut self.out, buf)
+    }
+
     /// The next [`Event`], if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -229,6 +241,14 @@ impl crate::Machine for Listener {
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         Listener::poll_transmit(self, out)
+    }
+
+    fn pending_transmit(&mut self) -> usize {
+        Listener::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Listener::poll_transmit_into(self, buf)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

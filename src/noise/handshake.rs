@@ -303,6 +303,14 @@ impl Core {
         n
     }
 
+    fn pending_transmit(&self) -> usize {
+        self.out.len()
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        crate::machine::take_into(&mut self.out, buf)
+    }
+
     fn is_complete(&self) -> bool {
         self.step == Step::Done && self.error.is_none()
     }
@@ -411,6 +419,18 @@ impl Initiator {
         self.0.poll_transmit(out)
     }
 
+    /// The bytes [`Initiator::poll_transmit`] would append now.
+    pub fn pending_transmit(&self) -> usize {
+        self.0.pending_transmit()
+    }
+
+    /// [`Initiator::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        self.0.poll_transmit_into(buf)
+    }
+
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -495,6 +515,18 @@ impl Responder {
         self.0.poll_transmit(out)
     }
 
+    /// The bytes [`Responder::poll_transmit`] would append now.
+    pub fn pending_transmit(&self) -> usize {
+        self.0.pending_transmit()
+    }
+
+    /// [`Responder::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        self.0.poll_transmit_into(buf)
+    }
+
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -548,6 +580,14 @@ impl crate::Machine for Initiator {
         Initiator::poll_transmit(self, out)
     }
 
+    fn pending_transmit(&mut self) -> usize {
+        Initiator::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Initiator::poll_transmit_into(self, buf)
+    }
+
     fn poll_event(&mut self) -> Option<Event> {
         Initiator::poll_event(self)
     }
@@ -567,6 +607,14 @@ impl crate::Machine for Responder {
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         Responder::poll_transmit(self, out)
+    }
+
+    fn pending_transmit(&mut self) -> usize {
+        Responder::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Responder::poll_transmit_into(self, buf)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

@@ -237,6 +237,13 @@ impl Session {
         self.out.len()
     }
 
+    /// [`Session::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be ([`Session::pending_transmit`]).
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        crate::machine::take_into(&mut self.out, buf)
+    }
+
     /// Puts `earlier` (output of the layer before, sent before this session's) ahead of
     /// what waits for `poll_transmit`.
     pub(crate) fn prepend_transmit(&mut self, mut earlier: Vec<u8>) {

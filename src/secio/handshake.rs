@@ -336,6 +336,24 @@ impl Handshake {
         n
     }
 
+    /// The bytes [`Handshake::poll_transmit`] would append now (none after an error).
+    pub fn pending_transmit(&self) -> usize {
+        if self.error.is_some() {
+            return 0;
+        }
+        self.out.len()
+    }
+
+    /// [`Handshake::poll_transmit`] into the start of `buf`; returns the length. If it
+    /// does not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        if self.error.is_some() {
+            return Ok(0);
+        }
+        crate::machine::take_into(&mut self.out, buf)
+    }
+
     /// The next event, if any; none after an error.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -399,6 +417,14 @@ impl crate::Machine for Handshake {
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         Handshake::poll_transmit(self, out)
+    }
+
+    fn pending_transmit(&mut self) -> usize {
+        Handshake::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Handshake::poll_transmit_into(self, buf)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

@@ -340,6 +340,24 @@ impl Core {
         }
     }
 
+    /// Moves what the engine (or the session) has to send into its queue; returns how
+    /// many bytes wait.
+    fn pending_transmit(&mut self) -> usize {
+        match &mut self.stage {
+            Stage::Handshake(engine) => engine.pending_transmit(),
+            Stage::Complete(session) => session.prepare_transmit(),
+            Stage::Failed => 0,
+        }
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        match &mut self.stage {
+            Stage::Handshake(engine) => engine.poll_transmit_into(buf),
+            Stage::Complete(session) => session.poll_transmit_into(buf),
+            Stage::Failed => Ok(0),
+        }
+    }
+
     fn is_complete(&self) -> bool {
         matches!(self.stage, Stage::Complete(_)) && self.error.is_none()
     }
@@ -428,6 +446,19 @@ impl Client {
         self.0.poll_transmit(out)
     }
 
+    /// The bytes [`Client::poll_transmit`] would append now: what rustls has to send moves
+    /// into the machine's queue first, so this takes `&mut self`.
+    pub fn pending_transmit(&mut self) -> usize {
+        self.0.pending_transmit()
+    }
+
+    /// [`Client::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        self.0.poll_transmit_into(buf)
+    }
+
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -508,6 +539,19 @@ impl Server {
         self.0.poll_transmit(out)
     }
 
+    /// The bytes [`Server::poll_transmit`] would append now: what rustls has to send moves
+    /// into the machine's queue first, so this takes `&mut self`.
+    pub fn pending_transmit(&mut self) -> usize {
+        self.0.pending_transmit()
+    }
+
+    /// [`Server::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        self.0.poll_transmit_into(buf)
+    }
+
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -557,6 +601,14 @@ impl crate::Machine for Client {
         Client::poll_transmit(self, out)
     }
 
+    fn pending_transmit(&mut self) -> usize {
+        Client::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Client::poll_transmit_into(self, buf)
+    }
+
     fn poll_event(&mut self) -> Option<Event> {
         Client::poll_event(self)
     }
@@ -576,6 +628,14 @@ impl crate::Machine for Server {
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         Server::poll_transmit(self, out)
+    }
+
+    fn pending_transmit(&mut self) -> usize {
+        Server::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Server::poll_transmit_into(self, buf)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

@@ -437,12 +437,7 @@ impl Session {
     /// Appends the ciphertext to send now; returns how many bytes.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        if self.error.is_none() && !self.closed {
-            if let Err(e) = self.answer_key_update() {
-                self.fail((e, None));
-            }
-        }
-        let n = self.out.len();
+        let n = self.prepare_transmit();
         if out.is_empty() {
             // hand over our buffer instead of copying it; the caller's becomes ours
             core::mem::swap(out, &mut self.out);
@@ -452,9 +447,29 @@ impl Session {
         n
     }
 
-    /// Ciphertext waiting for [`Session::poll_transmit`], in bytes.
+    /// Ciphertext waiting for [`Session::poll_transmit`], in bytes (without a KeyUpdate
+    /// answer still owed: the next `poll_transmit` or `poll_transmit_into` seals it).
     pub fn pending_transmit(&self) -> usize {
         self.out.len()
+    }
+
+    /// Seals the KeyUpdate answer we owe, if any, so the queue holds everything
+    /// `poll_transmit` would hand out; returns its length.
+    pub(in crate::tls) fn prepare_transmit(&mut self) -> usize {
+        if self.error.is_none() && !self.closed {
+            if let Err(e) = self.answer_key_update() {
+                self.fail((e, None));
+            }
+        }
+        self.out.len()
+    }
+
+    /// [`Session::poll_transmit`] into the start of `buf`; returns the length. It first
+    /// seals an owed KeyUpdate answer. If the output does not fit, nothing is taken and
+    /// `buf` is untouched: the error says how large it must be (call again with that).
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        let _ = self.prepare_transmit();
+        crate::machine::take_into(&mut self.out, buf)
     }
 
     /// Puts `earlier` (output of the layer before, sent before this session's) ahead of

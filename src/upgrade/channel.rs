@@ -244,6 +244,33 @@ impl SecureChannel {
         }
     }
 
+    /// The ciphertext waiting for [`SecureChannel::poll_transmit`], in bytes (TLS: without
+    /// a KeyUpdate answer still owed, which the next transmit seals first).
+    pub fn pending_transmit(&self) -> usize {
+        match &self.inner {
+            #[cfg(feature = "noise")]
+            Inner::Noise(s) => s.pending_transmit(),
+            #[cfg(feature = "tls")]
+            Inner::Tls(s) => s.pending_transmit(),
+            #[cfg(feature = "secio")]
+            Inner::Secio(s) => s.pending_transmit(),
+        }
+    }
+
+    /// [`SecureChannel::poll_transmit`] into the start of `buf`; returns the length. If it
+    /// does not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be (call again with that).
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        match &mut self.inner {
+            #[cfg(feature = "noise")]
+            Inner::Noise(s) => s.poll_transmit_into(buf),
+            #[cfg(feature = "tls")]
+            Inner::Tls(s) => s.poll_transmit_into(buf),
+            #[cfg(feature = "secio")]
+            Inner::Secio(s) => s.poll_transmit_into(buf),
+        }
+    }
+
     /// We send nothing more: TLS queues its close_notify; Noise and SECIO have no closing
     /// message (the transport's end of stream says it).
     pub fn close(&mut self) {

@@ -264,6 +264,17 @@ impl<R: Role> Core<R> {
         n
     }
 
+    pub(super) fn pending_transmit(&self) -> usize {
+        self.out.len()
+    }
+
+    pub(super) fn poll_transmit_into(
+        &mut self,
+        buf: &mut [u8],
+    ) -> Result<usize, crate::InsufficientSize> {
+        crate::machine::take_into(&mut self.out, buf)
+    }
+
     pub(super) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

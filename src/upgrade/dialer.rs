@@ -78,6 +78,18 @@ impl Dialer {
         self.0.poll_transmit(out)
     }
 
+    /// The bytes [`Dialer::poll_transmit`] would append now.
+    pub fn pending_transmit(&self) -> usize {
+        self.0.pending_transmit()
+    }
+
+    /// [`Dialer::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        self.0.poll_transmit_into(buf)
+    }
+
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -106,6 +118,14 @@ impl crate::Machine for Dialer {
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         Dialer::poll_transmit(self, out)
+    }
+
+    fn pending_transmit(&mut self) -> usize {
+        Dialer::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Dialer::poll_transmit_into(self, buf)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

@@ -69,6 +69,18 @@ impl Listener {
         self.0.poll_transmit(out)
     }
 
+    /// The bytes [`Listener::poll_transmit`] would append now.
+    pub fn pending_transmit(&self) -> usize {
+        self.0.pending_transmit()
+    }
+
+    /// [`Listener::poll_transmit`] into the start of `buf`; returns the length. If it does
+    /// not fit, nothing is taken and `buf` is untouched: the error says how large it
+    /// must be.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        self.0.poll_transmit_into(buf)
+    }
+
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -97,6 +109,14 @@ impl crate::Machine for Listener {
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         Listener::poll_transmit(self, out)
+    }
+
+    fn pending_transmit(&mut self) -> usize {
+        Listener::pending_transmit(self)
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
+        Listener::poll_transmit_into(self, buf)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

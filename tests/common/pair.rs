@@ -96,6 +96,20 @@ where
         }
     }
 
+    fn pending_transmit(&mut self) -> usize {
+        match self {
+            Role::Dialer(m) => m.pending_transmit(),
+            Role::Listener(m) => m.pending_transmit(),
+        }
+    }
+
+    fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, p2psec::InsufficientSize> {
+        match self {
+            Role::Dialer(m) => m.poll_transmit_into(buf),
+            Role::Listener(m) => m.poll_transmit_into(buf),
+        }
+    }
+
     fn poll_event(&mut self) -> Option<D::Event> {
         match self {
             Role::Dialer(m) => m.poll_event(),

@@ -213,6 +213,29 @@ impl Engine {
         out.len().saturating_sub(start)
     }
 
+    /// Moves what rustls has to send behind our queued output (the bytes, in the order,
+    /// [`Engine::poll_transmit`] would append); returns how many bytes wait.
+    pub(in crate::tls) fn pending_transmit(&mut self) -> usize {
+        if let Conn::Established(conn) = &mut self.conn {
+            while conn.wants_write() {
+                match conn.write_tls(&mut self.out) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        self.out.len()
+    }
+
+    /// [`Engine::poll_transmit`] into the start of `buf`, all or nothing.
+    pub(in crate::tls) fn poll_transmit_into(
+        &mut self,
+        buf: &mut [u8],
+    ) -> Result<usize, crate::InsufficientSize> {
+        let _ = self.pending_transmit();
+        crate::machine::take_into(&mut self.out, buf)
+    }
+
     /// Whether the handshake is still running (or never got past the ClientHello).
     pub(in crate::tls) fn is_handshaking(&self) -> bool {
         match &self.conn {

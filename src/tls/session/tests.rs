@@ -299,3 +299,27 @@ fn input_opens_straight_into_the_read_buffer() {
     );
     assert_eq!(s.handle_input(&wire), Err(Error::RecordAuthentication));
 }
+
+#[test]
+fn transmit_into_seals_an_owed_key_update_first() {
+    let (mut c, mut s) = pair();
+    key_update(&mut c, 1);
+    assert_eq!(deliver_checked(&mut c, &mut s).unwrap(), b"");
+    // owed, not sealed yet: a short buffer seals it, is refused untouched, loses nothing
+    assert_eq!(s.pending_transmit(), 0);
+    let mut short = [0xa5u8; 8];
+    assert_eq!(
+        s.poll_transmit_into(&mut short),
+        Err(crate::InsufficientSize {
+            required: KEY_UPDATE_RECORD
+        })
+    );
+    assert_eq!(short, [0xa5u8; 8]);
+    assert_eq!(s.pending_transmit(), KEY_UPDATE_RECORD);
+    let mut buf = vec![0u8; KEY_UPDATE_RECORD];
+    assert_eq!(s.poll_transmit_into(&mut buf), Ok(KEY_UPDATE_RECORD));
+    assert_eq!(s.poll_transmit_into(&mut []), Ok(0));
+    assert_eq!(c.handle_input(&buf), Ok(buf.len()));
+    s.write(b"after").unwrap();
+    assert_eq!(deliver(&mut s, &mut c).unwrap(), b"after");
+}
