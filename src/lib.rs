@@ -61,6 +61,8 @@ extern crate std;
 
 #[cfg(all(feature = "std", any(feature = "noise", feature = "tls")))]
 pub mod adapters;
+#[cfg(any(feature = "noise", feature = "tls", feature = "secio"))]
+mod buffers;
 pub mod error;
 pub mod identity;
 pub mod machine;

@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 
 use super::transport::{RecvHalf, SendHalf};
 use super::{Error, MAX_PLAINTEXT_LEN};
+use crate::buffers::{Outgoing, Plaintext};
 use crate::identity::{PeerId, PublicKey};
 
 /// Received plaintext held for [`Session::read`] before [`Session::handle_input`] stops
@@ -56,11 +57,10 @@ pub struct Session {
     muxer: Option<String>,
     remote_webtransport_certhashes: Vec<Vec<u8>>,
     handshake_hash: [u8; 32],
-    /// Opened plaintext: `plain[start..]` waits for `read`.
-    plain: Vec<u8>,
-    start: usize,
+    /// Opened plaintext waiting for `read`.
+    plain: Plaintext,
     /// Sealed frames for `poll_transmit`.
-    out: Vec<u8>,
+    out: Outgoing,
     closed: bool,
     error: Option<Error>,
 }
@@ -83,9 +83,8 @@ impl Session {
             muxer,
             remote_webtransport_certhashes,
             handshake_hash,
-            plain: Vec::new(),
-            start: 0,
-            out: Vec::new(),
+            plain: Plaintext::default(),
+            out: Outgoing::default(),
             closed: false,
             error: None,
         }
@@ -146,14 +145,10 @@ impl Session {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        if self.start > 0 && self.start == self.plain.len() {
-            self.plain.clear();
-            self.start = 0;
-        }
         let mut consumed = 0;
         while self.readable() < MAX_BUFFERED_PLAINTEXT {
             let rest = bytes.get(consumed..).unwrap_or_default();
-            match self.recv.open_to_vec(rest, &mut self.plain) {
+            match self.recv.open_to_vec(rest, self.plain.fill_end()) {
                 Ok(Some(used)) => consumed += used,
                 Ok(None) => break,
                 Err(e) => return Err(self.fail(e)),
@@ -167,33 +162,23 @@ impl Session {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        let waiting = self.buffered_plaintext();
-        let n = waiting.len().min(buf.len());
-        if let (Some(to), Some(from)) = (buf.get_mut(..n), waiting.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.consume_plaintext(n);
-        Ok(n)
+        Ok(self.plain.read(buf))
     }
 
     /// Received plaintext waiting for [`Session::read`].
     pub fn readable(&self) -> usize {
-        self.plain.len() - self.start
+        self.plain.readable()
     }
 
     /// The plaintext waiting for `read`, to look at without taking it (the upgrade feeds
     /// the muxer negotiation from it).
     pub(crate) fn buffered_plaintext(&self) -> &[u8] {
-        self.plain.get(self.start..).unwrap_or_default()
+        self.plain.peek()
     }
 
     /// Drops the first `n` bytes of the plaintext waiting for `read`.
     pub(crate) fn consume_plaintext(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.plain.len());
-        if self.start == self.plain.len() {
-            self.plain.clear();
-            self.start = 0;
-        }
+        self.plain.consume(n);
     }
 
     /// Seals plaintext into frames of at most [`MAX_PLAINTEXT_LEN`] for
@@ -211,7 +196,7 @@ impl Session {
         while self.out.len() < MAX_PENDING_CIPHERTEXT && taken < data.len() {
             let rest = data.get(taken..).unwrap_or_default();
             let chunk = rest.get(..MAX_PLAINTEXT_LEN).unwrap_or(rest);
-            if let Err(e) = self.send.encrypt_to_vec(chunk, &mut self.out) {
+            if let Err(e) = self.send.encrypt_to_vec(chunk, self.out.fill_end()) {
                 return Err(self.fail(e));
             }
             taken += chunk.len();
@@ -222,14 +207,7 @@ impl Session {
     /// Appends the ciphertext to send now; returns how many bytes.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.out.len();
-        if out.is_empty() {
-            // hand over our buffer instead of copying it; the caller's becomes ours
-            core::mem::swap(out, &mut self.out);
-        } else {
-            out.append(&mut self.out);
-        }
-        n
+        self.out.poll_transmit(out)
     }
 
     /// Ciphertext waiting for [`Session::poll_transmit`], in bytes.
@@ -241,16 +219,13 @@ impl Session {
     /// not fit, nothing is taken and `buf` is untouched: the error says how large it
     /// must be ([`Session::pending_transmit`]).
     pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
-        crate::machine::take_into(&mut self.out, buf)
+        self.out.poll_transmit_into(buf)
     }
 
     /// Puts `earlier` (output of the layer before, sent before this session's) ahead of
     /// what waits for `poll_transmit`.
-    pub(crate) fn prepend_transmit(&mut self, mut earlier: Vec<u8>) {
-        if !earlier.is_empty() {
-            earlier.append(&mut self.out);
-            self.out = earlier;
-        }
+    pub(crate) fn prepend_transmit(&mut self, earlier: Vec<u8>) {
+        self.out.prepend(earlier);
     }
 
     /// We send nothing more: later `write`s are refused. Noise has no closing message, so

@@ -25,6 +25,7 @@ use alloc::vec::Vec;
 use super::algorithms::{Cipher, Hash, KeyExchange};
 use super::transport::{RecvHalf, SendHalf, MAX_PLAINTEXT_LEN};
 use super::Error;
+use crate::buffers::{Outgoing, Plaintext};
 use crate::identity::{PeerId, PublicKey};
 
 /// Received plaintext held for [`Session::read`] before [`Session::handle_input`] stops
@@ -58,11 +59,10 @@ pub struct Session {
     remote_peer_id: PeerId,
     remote_public_key: PublicKey,
     algorithms: (KeyExchange, Cipher, Hash),
-    /// Opened plaintext: `plain[start..]` waits for `read`.
-    plain: Vec<u8>,
-    start: usize,
+    /// Opened plaintext waiting for `read`.
+    plain: Plaintext,
     /// Sealed frames for `poll_transmit`.
-    out: Vec<u8>,
+    out: Outgoing,
     closed: bool,
     error: Option<Error>,
 }
@@ -81,9 +81,8 @@ impl Session {
             remote_peer_id,
             remote_public_key,
             algorithms,
-            plain: Vec::new(),
-            start: 0,
-            out: Vec::new(),
+            plain: Plaintext::default(),
+            out: Outgoing::default(),
             closed: false,
             error: None,
         }
@@ -151,14 +150,10 @@ impl Session {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        if self.start > 0 && self.start == self.plain.len() {
-            self.plain.clear();
-            self.start = 0;
-        }
         let mut consumed = 0;
         while self.readable() < MAX_BUFFERED_PLAINTEXT && consumed < bytes.len() {
             let rest = bytes.get(consumed..).unwrap_or_default();
-            match self.recv.open_next(rest, &mut self.plain) {
+            match self.recv.open_next(rest, self.plain.fill_end()) {
                 Ok((0, _)) => break,
                 Ok((used, _)) => consumed += used,
                 Err(e) => return Err(self.fail(e)),
@@ -187,33 +182,23 @@ impl Session {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        let waiting = self.buffered_plaintext();
-        let n = waiting.len().min(buf.len());
-        if let (Some(to), Some(from)) = (buf.get_mut(..n), waiting.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.consume_plaintext(n);
-        Ok(n)
+        Ok(self.plain.read(buf))
     }
 
     /// Received plaintext waiting for [`Session::read`].
     pub fn readable(&self) -> usize {
-        self.plain.len() - self.start
+        self.plain.readable()
     }
 
     /// The plaintext waiting for `read`, to look at without taking it (the upgrade feeds
     /// the muxer negotiation from it).
     pub(crate) fn buffered_plaintext(&self) -> &[u8] {
-        self.plain.get(self.start..).unwrap_or_default()
+        self.plain.peek()
     }
 
     /// Drops the first `n` bytes of the plaintext waiting for `read`.
     pub(crate) fn consume_plaintext(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.plain.len());
-        if self.start == self.plain.len() {
-            self.plain.clear();
-            self.start = 0;
-        }
+        self.plain.consume(n);
     }
 
     /// Seals plaintext into frames of at most [`MAX_PLAINTEXT_LEN`] for
@@ -231,7 +216,7 @@ impl Session {
         while self.out.len() < MAX_PENDING_CIPHERTEXT && taken < data.len() {
             let rest = data.get(taken..).unwrap_or_default();
             let chunk = rest.get(..MAX_PLAINTEXT_LEN).unwrap_or(rest);
-            if let Err(e) = self.send.encrypt_to_vec(chunk, &mut self.out) {
+            if let Err(e) = self.send.encrypt_to_vec(chunk, self.out.fill_end()) {
                 return Err(self.fail(e));
             }
             taken += chunk.len();
@@ -242,14 +227,7 @@ impl Session {
     /// Appends the ciphertext to send now; returns how many bytes.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.out.len();
-        if out.is_empty() {
-            // hand over our buffer instead of copying it; the caller's becomes ours
-            core::mem::swap(out, &mut self.out);
-        } else {
-            out.append(&mut self.out);
-        }
-        n
+        self.out.poll_transmit(out)
     }
 
     /// Ciphertext waiting for [`Session::poll_transmit`], in bytes.
@@ -261,16 +239,13 @@ impl Session {
     /// not fit, nothing is taken and `buf` is untouched: the error says how large it
     /// must be ([`Session::pending_transmit`]).
     pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
-        crate::machine::take_into(&mut self.out, buf)
+        self.out.poll_transmit_into(buf)
     }
 
     /// Puts `earlier` (output of the layer before, sent before this session's) ahead of
     /// what waits for `poll_transmit`.
-    pub(crate) fn prepend_transmit(&mut self, mut earlier: Vec<u8>) {
-        if !earlier.is_empty() {
-            earlier.append(&mut self.out);
-            self.out = earlier;
-        }
+    pub(crate) fn prepend_transmit(&mut self, earlier: Vec<u8>) {
+        self.out.prepend(earlier);
     }
 
     /// We send nothing more: later `write`s are refused. SECIO has no closing message, so

@@ -63,6 +63,7 @@ use super::record::{
 };
 use super::rustls::Engine;
 use super::ALPN_LIBP2P;
+use crate::buffers::Outgoing;
 use crate::identity::{PeerId, PublicKey};
 
 /// Received plaintext held for [`Session::read`] before [`Session::handle_input`] stops
@@ -124,7 +125,7 @@ pub struct Session {
     tx: Keys,
     rx: Keys,
     /// Sealed records for `poll_transmit`.
-    out: Vec<u8>,
+    out: Outgoing,
     /// Opened plaintext: `plain[start..end]` waits for `read`. Allocated at
     /// [`PLAINTEXT_BUFFER_LEN`] with the first record, then never resized.
     plain: Vec<u8>,
@@ -169,7 +170,7 @@ impl Session {
             is_client: traffic.is_client,
             tx: Keys::from_handshake(traffic.aead, traffic.tx)?,
             rx: Keys::from_handshake(traffic.aead, traffic.rx)?,
-            out,
+            out: Outgoing::from_vec(out),
             plain: Vec::new(),
             start: 0,
             end: 0,
@@ -361,7 +362,7 @@ impl Session {
 
     /// Appends one sealed record of `content` (at most [`MAX_RECORD_CONTENT`] bytes).
     fn seal_record(&mut self, content_type: u8, content: &[u8]) -> Result<(), Error> {
-        self.tx.seal(content_type, content, &mut self.out)
+        self.tx.seal(content_type, content, self.out.fill_end())
     }
 
     /// Seals a record, first rolling our keys when they have sealed
@@ -437,14 +438,8 @@ impl Session {
     /// Appends the ciphertext to send now; returns how many bytes.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.prepare_transmit();
-        if out.is_empty() {
-            // hand over our buffer instead of copying it; the caller's becomes ours
-            core::mem::swap(out, &mut self.out);
-        } else {
-            out.append(&mut self.out);
-        }
-        n
+        let _ = self.prepare_transmit();
+        self.out.poll_transmit(out)
     }
 
     /// Ciphertext waiting for [`Session::poll_transmit`], in bytes (without a KeyUpdate
@@ -469,16 +464,13 @@ impl Session {
     /// `buf` is untouched: the error says how large it must be (call again with that).
     pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<usize, crate::InsufficientSize> {
         let _ = self.prepare_transmit();
-        crate::machine::take_into(&mut self.out, buf)
+        self.out.poll_transmit_into(buf)
     }
 
     /// Puts `earlier` (output of the layer before, sent before this session's) ahead of
     /// what waits for `poll_transmit`.
-    pub(crate) fn prepend_transmit(&mut self, mut earlier: Vec<u8>) {
-        if !earlier.is_empty() {
-            earlier.append(&mut self.out);
-            self.out = earlier;
-        }
+    pub(crate) fn prepend_transmit(&mut self, earlier: Vec<u8>) {
+        self.out.prepend(earlier);
     }
 
     /// Tests and fuzzing: seals one record as this side would send it, whatever it holds
