@@ -298,6 +298,15 @@ impl Config {
         &self.secio
     }
 
+    /// Replaces the Noise configuration (a given static key, a prologue); the muxer list
+    /// is handed to it as before. Its identity must be this configuration's.
+    #[cfg(feature = "noise")]
+    #[must_use]
+    pub fn with_noise(mut self, noise: crate::noise::Config) -> Self {
+        self.noise = noise;
+        self.sync_muxers()
+    }
+
     /// Replaces the SECIO configuration (its proposal lists, frame limit). Its identity
     /// must be this configuration's.
     #[cfg(feature = "secio")]
