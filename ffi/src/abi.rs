@@ -341,3 +341,10 @@ pub(crate) unsafe fn last_error(
 pub(crate) fn last_error_code() -> u16 {
     LAST.with(|l| l.borrow().as_ref().map_or(0, |f| f.code))
 }
+
+/// Runs a panicking body through [`guard`]: lets the tests reach P2PSEC_PANIC, which no
+/// input can (a panic in the library would be a bug). Not part of the C ABI.
+#[doc(hidden)]
+pub fn panic_probe() -> p2psec_status {
+    guard(|| panic!("the test probe panics on purpose"))
+}

@@ -17,6 +17,9 @@
 #![warn(unreachable_pub)]
 
 mod abi;
+
+#[doc(hidden)]
+pub use abi::panic_probe;
 mod channel;
 mod config;
 mod keys;
