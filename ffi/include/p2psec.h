@@ -41,8 +41,9 @@ typedef enum p2psec_status {
   P2PSEC_PROTOCOL_VIOLATION = 5,
   // A signature, MAC or AEAD tag did not verify.
   P2PSEC_CRYPTO = 6,
-  // The peer closed the connection (end of stream during the upgrade, or its close
-  // message on the channel with nothing left to read).
+  // The peer closed its side of the channel (TLS close_notify) and nothing is left to
+  // read. (An end of stream on the socket is the caller's to see: the machines never
+  // read one.)
   P2PSEC_CLOSED = 7,
   // A NULL pointer, a zero or oversized length, text that is not UTF-8 or not parseable.
   P2PSEC_INVALID_ARGUMENT = 8,
@@ -268,7 +269,9 @@ enum p2psec_status p2psec_config_new(const struct p2psec_keypair *keypair,
 
 // Sets the security protocols, in the dialer's preference order, from a comma-separated
 // list of names or protocol ids: `"noise,tls"`, `"/tls/1.0.0"`; `secio` only if the
-// library was built with it, and only last.
+// library was built with it, and only last. An unknown or unbuilt name, a repeated one or
+// an empty list is P2PSEC_API_MISUSE (a configuration mistake); the configuration is then
+// unchanged.
 //
 // # Safety
 // `config` must be NULL or live and unaliased; `list` NULL or NUL-terminated.

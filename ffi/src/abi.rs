@@ -76,8 +76,11 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> p2psec_status
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => P2PSEC_OK,
         Ok(Err(f)) => {
-            // WOULD_BLOCK and NOT_COMPLETE are answers, not failures: nothing to remember
-            if !matches!(f.status, P2PSEC_WOULD_BLOCK | P2PSEC_NOT_COMPLETE) {
+            // these are answers, not failures: the failure remembered stays the last one
+            if !matches!(
+                f.status,
+                P2PSEC_WOULD_BLOCK | P2PSEC_NOT_COMPLETE | P2PSEC_BUFFER_TOO_SMALL
+            ) {
                 remember(&f);
             }
             f.status

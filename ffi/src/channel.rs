@@ -35,13 +35,19 @@ impl p2psec_channel {
         }
     }
 
-    /// Runs `f` on the channel; its error poisons the handle.
+    /// Runs `f` on the channel; its error poisons the handle, except a call out of order
+    /// (a write after close), on which the library does not poison either.
     fn run<T>(
         &mut self,
         f: impl FnOnce(&mut SecureChannel) -> Result<T, p2psec::upgrade::Error>,
     ) -> Result<T, Failure> {
         let result = f(self.live()?);
-        result.map_err(|e| self.error.get_or_insert_with(|| e.into()).clone())
+        result.map_err(|e| {
+            if e.fault() == p2psec::Fault::ApiMisuse {
+                return e.into();
+            }
+            self.error.get_or_insert_with(|| e.into()).clone()
+        })
     }
 }
 

@@ -82,7 +82,9 @@ fn items(list: &str) -> impl Iterator<Item = &str> {
 
 /// Sets the security protocols, in the dialer's preference order, from a comma-separated
 /// list of names or protocol ids: `"noise,tls"`, `"/tls/1.0.0"`; `secio` only if the
-/// library was built with it, and only last.
+/// library was built with it, and only last. An unknown or unbuilt name, a repeated one or
+/// an empty list is P2PSEC_API_MISUSE (a configuration mistake); the configuration is then
+/// unchanged.
 ///
 /// # Safety
 /// `config` must be NULL or live and unaliased; `list` NULL or NUL-terminated.

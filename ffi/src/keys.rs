@@ -194,7 +194,13 @@ pub unsafe extern "C" fn p2psec_peer_id_from_string(
         abi::require(out, "out")?;
         // SAFETY: forwarded contract
         let text = unsafe { abi::text(text, "text") }?;
-        let id: PeerId = text.parse()?;
+        // text from the caller: unparseable is a bad argument, whatever the identity
+        // layer's fault group says
+        let id: PeerId = text.parse().map_err(|e: p2psec::identity::Error| Failure {
+            status: crate::status::P2PSEC_INVALID_ARGUMENT,
+            code: e.code(),
+            message: format!("text is not a PeerId: {e}"),
+        })?;
         // SAFETY: checked non-null; the caller promises it is writable
         unsafe { abi::put(out, abi::into_handle(p2psec_peer_id(id)), "out") }
     })

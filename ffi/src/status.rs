@@ -20,8 +20,9 @@ pub enum p2psec_status {
     P2PSEC_PROTOCOL_VIOLATION = 5,
     /// A signature, MAC or AEAD tag did not verify.
     P2PSEC_CRYPTO = 6,
-    /// The peer closed the connection (end of stream during the upgrade, or its close
-    /// message on the channel with nothing left to read).
+    /// The peer closed its side of the channel (TLS close_notify) and nothing is left to
+    /// read. (An end of stream on the socket is the caller's to see: the machines never
+    /// read one.)
     P2PSEC_CLOSED = 7,
     /// A NULL pointer, a zero or oversized length, text that is not UTF-8 or not parseable.
     P2PSEC_INVALID_ARGUMENT = 8,
@@ -97,7 +98,9 @@ fn status_from_i32(v: i32) -> Option<p2psec_status> {
 /// Library error codes (`LGNN`, see p2psec's `error` module) that are more specific than
 /// their fault group.
 const PEER_ID_MISMATCH: [u16; 3] = [3204, 4212, 5201];
-const NO_COMMON_PROTOCOL: [u16; 4] = [2301, 3301, 4305, 5301];
+/// (2302: the listener's side of a refused optimistic proposal; 4304: no common TLS
+/// parameters.)
+const NO_COMMON_PROTOCOL: [u16; 6] = [2301, 2302, 3301, 4304, 4305, 5301];
 /// Signatures, MACs and AEAD tags that failed to verify.
 const CRYPTO: [u16; 9] = [3102, 3203, 3205, 4210, 4211, 4213, 4214, 5203, 5205];
 /// End of stream during the upgrade.
