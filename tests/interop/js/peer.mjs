@@ -11,6 +11,16 @@
 //       BYTES random bytes over /echo/1.0.0 if --echo is given. Prints one JSON
 //       object per line on stdout; exits 0 only if everything succeeded.
 //
+//   node peer.mjs dial <multiaddr> --security noise|tls --yamux-ping [--ping N] [--timeout SECS]
+//       As dial, but the N pings (default 1) are yamux-level PING frames on the
+//       connection's muxer (type 2, stream 0, answered by the remote's yamux
+//       itself) instead of /ipfs/ping/1.0.0. No stream is opened (--echo is
+//       refused) and the muxer sends no keep-alive pings of its own, so the
+//       remote sees exactly N pings. The `connected` line also carries
+//       `local_peer_id`; each ping prints {"event":"yamux_ping","seq":..,
+//       "rtt_ms":..}. For remotes that serve no protocol at all (the C example
+//       in ffi/examples, tests/ffi_ping.rs).
+//
 // Only the one security protocol given is configured, and yamux is the only muxer.
 
 // js-libp2p 3.x calls Promise.withResolvers (Node >= 22); Node 20 lacks it. The
@@ -46,7 +56,8 @@ function usage (msg) {
   if (msg != null) process.stderr.write(`peer.mjs: ${msg}\n`)
   process.stderr.write(
     'usage: node peer.mjs listen --security noise|tls [--json]\n' +
-    '       node peer.mjs dial <multiaddr> --security noise|tls [--ping N] [--echo BYTES] [--timeout SECS]\n'
+    '       node peer.mjs dial <multiaddr> --security noise|tls [--ping N] [--echo BYTES] [--timeout SECS]\n' +
+    '       node peer.mjs dial <multiaddr> --security noise|tls --yamux-ping [--ping N] [--timeout SECS]\n'
   )
   process.exit(2)
 }
@@ -54,7 +65,7 @@ function usage (msg) {
 function parseArgs (argv) {
   const [command, ...rest] = argv
   if (command !== 'listen' && command !== 'dial') usage(`unknown command ${command ?? '(none)'}`)
-  const opts = { command, security: null, json: false, ping: 1, echo: null, timeout: 60, addr: null }
+  const opts = { command, security: null, json: false, ping: 1, echo: null, timeout: 60, addr: null, yamuxPing: false }
   const intArg = (name, value) => {
     if (value == null || !/^\d+$/.test(value)) usage(`${name} needs a non-negative integer`)
     return Number.parseInt(value, 10)
@@ -67,6 +78,7 @@ function parseArgs (argv) {
       case '--ping': opts.ping = intArg(arg, rest[++i]); break
       case '--echo': opts.echo = intArg(arg, rest[++i]); break
       case '--timeout': opts.timeout = intArg(arg, rest[++i]); break
+      case '--yamux-ping': opts.yamuxPing = true; break
       default:
         if (command === 'dial' && opts.addr == null && !arg.startsWith('--')) {
           opts.addr = arg
@@ -77,6 +89,8 @@ function parseArgs (argv) {
   }
   if (opts.security !== 'noise' && opts.security !== 'tls') usage('--security must be noise or tls')
   if (command === 'dial' && opts.addr == null) usage('dial needs a multiaddr')
+  if (opts.yamuxPing && command !== 'dial') usage('--yamux-ping is a dial option')
+  if (opts.yamuxPing && opts.echo != null) usage('--yamux-ping and --echo exclude each other')
   return opts
 }
 
@@ -89,7 +103,9 @@ async function createNode (opts, listen) {
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp()],
     connectionEncrypters: [encrypter(opts.security)],
-    streamMuxers: [yamux()],
+    // --yamux-ping: no keep-alive pings of the muxer's own, so that every ping
+    // counted is one of ours.
+    streamMuxers: [opts.yamuxPing ? yamux({ enableKeepAlive: false }) : yamux()],
     services: { ping: ping() }
   })
 }
@@ -189,6 +205,33 @@ async function runEcho (connection, size) {
   return ms
 }
 
+// --yamux-ping: `count` yamux PING frames through the connection's muxer
+// (@libp2p/yamux's YamuxMuxer.ping(): a SYN ping on stream 0, resolved by the
+// remote's ACK with the same opaque value; its rtt is in whole milliseconds).
+// js-libp2p 3 keeps the muxer on the connection object (`connection.muxer`).
+// The muxer's keep-alive is off in this mode (see createNode), so each call
+// sends one fresh PING: a call returns only once its ping is answered and
+// cleared, so none shares an earlier one.
+async function runYamuxPings (node, connection, handshakeMs, count, out) {
+  const muxer = connection.muxer
+  if (typeof muxer?.ping !== 'function') {
+    throw new Error(`the connection's muxer (${connection.multiplexer}) has no ping()`)
+  }
+  out({
+    event: 'connected',
+    remote_peer_id: connection.remotePeer.toString(),
+    local_peer_id: node.peerId.toString(),
+    security: connection.encryption,
+    muxer: connection.multiplexer,
+    handshake_ms: handshakeMs
+  })
+  for (let seq = 1; seq <= count; seq++) {
+    const t = performance.now()
+    const rtt = await muxer.ping()
+    out({ event: 'yamux_ping', seq, rtt_ms: rtt, elapsed_ms: performance.now() - t })
+  }
+}
+
 async function runDial (opts) {
   const { ma, peerId } = expectedPeerId(opts.addr)
   const node = await createNode(opts, false)
@@ -200,6 +243,11 @@ async function runDial (opts) {
       throw new Error(`remote PeerId ${connection.remotePeer} differs from the dialed ${peerId}`)
     }
     const out = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`)
+    if (opts.yamuxPing) {
+      await runYamuxPings(node, connection, handshakeMs, opts.ping, out)
+      await connection.close()
+      return
+    }
     out({
       event: 'connected',
       remote_peer_id: connection.remotePeer.toString(),
