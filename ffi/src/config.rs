@@ -17,6 +17,7 @@ use crate::status::p2psec_status;
 pub struct p2psec_config {
     pub(crate) config: Config,
     /// The identity again, for settings that re-sign (the Noise static key).
+    #[cfg_attr(not(feature = "noise"), allow(dead_code))]
     identity: Keypair,
 }
 
