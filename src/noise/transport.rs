@@ -94,11 +94,14 @@ impl SendHalf {
         self.seal_in_place(out, plaintext.len())
     }
 
-    /// Appends `data` to `out` as as many full frames as it takes; returns the bytes
-    /// appended. A convenience over [`SendHalf::seal_in_place`].
+    /// Appends `data` to `out` as as many full frames as it takes (an empty `data`: one
+    /// empty frame); returns the bytes appended. A convenience over
+    /// [`SendHalf::seal_in_place`].
     pub fn encrypt_to_vec(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
         let start = out.len();
-        for chunk in data.chunks(MAX_PLAINTEXT_LEN) {
+        // an empty write is one empty frame, as with `encrypt`
+        let empty = data.is_empty().then_some(&[][..]);
+        for chunk in data.chunks(MAX_PLAINTEXT_LEN).chain(empty) {
             let at = out.len();
             out.resize(at + Self::frame_len(chunk.len()), 0);
             if let Some(body) = out.get_mut(at + LEN_PREFIX..at + LEN_PREFIX + chunk.len()) {
