@@ -345,3 +345,46 @@ fn noise_p2psec_listens_js_dials() {
 fn tls_p2psec_listens_js_dials() {
     p2psec_listens_js_dials("tls");
 }
+
+/// `p2psec dial --repeat 2` with the CLI's default lists (`noise,tls`, `yamux,mplex`)
+/// against a js-libp2p node that speaks one security protocol: the second dial proposes
+/// what js accepted, from the process's peer memory, and takes one round trip.
+fn js_redial_takes_one_round_trip(security: &str) {
+    install_js_peer();
+    let js = Listener::spawn(
+        &format!("js listener ({security})"),
+        node_peer(&["listen", "--security", security]),
+    );
+    let name = format!("p2psec dial --repeat 2 to js ({security})");
+    let stdout = run_dialer(
+        &name,
+        p2psec(&["dial", &js.addr, "--repeat", "2", "--ping", "1", "--json"]),
+    );
+    let connected: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "connected")
+        .collect();
+    assert_eq!(connected.len(), 2, "{name}: {stdout}");
+    assert_eq!(connected[0]["memory"], "empty", "{name}: {stdout}");
+    assert_eq!(connected[1]["memory"], "used", "{name}: {stdout}");
+    for c in &connected {
+        assert_eq!(c["security"], security_protocol(security), "{name}: {c}");
+        assert_eq!(c["remote_peer_id"], js.peer_id(), "{name}: {c}");
+    }
+    let first = connected[0]["round_trips"].as_u64().expect("round_trips");
+    let again = connected[1]["round_trips"].as_u64().expect("round_trips");
+    assert_eq!(again, 1, "{name}: {stdout}");
+    assert!(first >= again, "{name}: {stdout}");
+    println!("{name}: round trips first contact {first}, re-dial {again}");
+}
+
+#[test]
+fn noise_js_redial_takes_one_round_trip() {
+    js_redial_takes_one_round_trip("noise");
+}
+
+#[test]
+fn tls_js_redial_takes_one_round_trip() {
+    js_redial_takes_one_round_trip("tls");
+}

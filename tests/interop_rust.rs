@@ -466,3 +466,56 @@ async fn noise_dial_with_wrong_peer_id_fails() {
 async fn tls_dial_with_wrong_peer_id_fails() {
     dial_with_wrong_peer_id_fails(Security::Tls).await;
 }
+
+/// `p2psec dial --repeat 2` with the CLI's default lists (`noise,tls`, `yamux,mplex`)
+/// against a Swarm that speaks one security protocol and yamux, with no early muxer:
+/// the first dial pays for the lists, the second proposes what the Swarm accepted, from
+/// the process's peer memory, and takes one round trip.
+async fn redial_takes_one_round_trip(security: Security) {
+    let (_swarm, addr) = RunningSwarm::listen(security).await;
+    let target = addr.with(Protocol::P2p(_swarm.peer_id));
+    let out = run_p2psec(&[
+        "dial",
+        &target.to_string(),
+        "--repeat",
+        "2",
+        "--ping",
+        "1",
+        "--json",
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "p2psec dial --repeat 2 failed: {stderr}"
+    );
+    let events = json_lines(&out.stdout);
+    let connected: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "connected")
+        .collect();
+    assert_eq!(connected.len(), 2, "{events:?}");
+    assert_eq!(connected[0]["memory"], "empty", "{events:?}");
+    assert_eq!(connected[1]["memory"], "used", "{events:?}");
+    for c in &connected {
+        assert_eq!(c["security"], security.protocol(), "{c}");
+        assert_eq!(c["muxer"], "/yamux/1.0.0", "{c}");
+    }
+    let first = connected[0]["round_trips"].as_u64().expect("round_trips");
+    let again = connected[1]["round_trips"].as_u64().expect("round_trips");
+    assert_eq!(again, 1, "{events:?}");
+    assert!(first > again, "{events:?}");
+    let pings = events.iter().filter(|e| e["event"] == "ping").count();
+    assert_eq!(pings, 2, "{events:?}");
+    println!("{security:?}: round trips first contact {first}, re-dial {again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noise_redial_takes_one_round_trip() {
+    redial_takes_one_round_trip(Security::Noise).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_redial_takes_one_round_trip() {
+    redial_takes_one_round_trip(Security::Tls).await;
+}

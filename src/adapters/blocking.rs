@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use super::driver::{Driver, Step};
 use super::{drive_error, finish, timed_out, ConnectionInfo, Pump, Upgrade};
 use crate::identity::PeerId;
-use crate::upgrade::Config;
+use crate::upgrade::{Config, PeerMemory};
 
 /// A stream whose blocking reads and writes can be bounded, so a stalled peer cannot
 /// hold the handshake past its deadline.
@@ -60,6 +60,39 @@ pub fn dial<S: Read + Write + IoTimeouts>(
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     run(io, super::dialer(config, expected_peer)?, timeout)
+}
+
+/// Dials `expected_peer` through a [`PeerMemory`] (one per process, owned by the caller):
+/// opens a connection with `connect`, upgrades proposing what the memory remembers of the
+/// peer (alone and lazily: one round trip) and remembers what was agreed. If the peer
+/// refused the remembered security protocol ([`Error::RememberedProtocolRefused`]), that
+/// connection is lost (the protocol's first bytes went with the proposal): the memory
+/// forgets the peer and this dials once more with `connect` and the full lists. Each
+/// upgrade must finish within `timeout`. A remembered muxer the peer refuses surfaces at
+/// the stream's first read, with the same error: forget the peer and dial again.
+///
+/// [`Error::RememberedProtocolRefused`]: crate::upgrade::Error::RememberedProtocolRefused
+pub fn dial_with_memory<S, F>(
+    mut connect: F,
+    config: &Config,
+    expected_peer: PeerId,
+    memory: &mut PeerMemory,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>>
+where
+    S: Read + Write + IoTimeouts,
+    F: FnMut() -> io::Result<S>,
+{
+    let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
+    let mut result = run(connect()?, dialer, timeout);
+    let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
+    if super::observe_dial(memory, &expected_peer, recalled, info) {
+        let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
+        result = run(connect()?, dialer, timeout);
+        let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
+        super::observe_dial(memory, &expected_peer, recalled, info);
+    }
+    result
 }
 
 /// Upgrades an inbound connection as the listener, within `timeout`.

@@ -4,6 +4,7 @@
 //! `future::timeout`, which runs on any executor. [`negotiate_dialer`] and
 //! [`negotiate_listener`] run multistream-select on any such stream (a muxer's stream).
 
+use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -14,7 +15,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use super::poll::{self, AsyncIo};
 use super::{negotiate, timed_out, ConnectionInfo, Negotiated, Pump, Upgrade};
 use crate::identity::PeerId;
-use crate::upgrade::Config;
+use crate::upgrade::{Config, PeerMemory};
 
 /// futures-io's traits seen as the adapters' [`AsyncIo`].
 struct Io<S>(S);
@@ -44,6 +45,40 @@ pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     run(io, super::dialer(config, expected_peer)?, timeout).await
+}
+
+/// Dials `expected_peer` through a [`PeerMemory`] (one per process, owned by the caller):
+/// opens a connection with `connect`, upgrades proposing what the memory remembers of the
+/// peer (alone and lazily: one round trip) and remembers what was agreed. If the peer
+/// refused the remembered security protocol ([`Error::RememberedProtocolRefused`]), that
+/// connection is lost (the protocol's first bytes went with the proposal): the memory
+/// forgets the peer and this dials once more with `connect` and the full lists. Each
+/// upgrade must finish within `timeout`. A remembered muxer the peer refuses surfaces at
+/// the stream's first read, with the same error: forget the peer and dial again.
+///
+/// [`Error::RememberedProtocolRefused`]: crate::upgrade::Error::RememberedProtocolRefused
+pub async fn dial_with_memory<S, F, Fut>(
+    mut connect: F,
+    config: &Config,
+    expected_peer: PeerId,
+    memory: &mut PeerMemory,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
+    let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
+    let mut result = run(connect().await?, dialer, timeout).await;
+    let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
+    if super::observe_dial(memory, &expected_peer, recalled, info) {
+        let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
+        result = run(connect().await?, dialer, timeout).await;
+        let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
+        super::observe_dial(memory, &expected_peer, recalled, info);
+    }
+    result
 }
 
 /// Upgrades an inbound connection as the listener, within `timeout`.

@@ -48,7 +48,9 @@ use alloc::vec::Vec;
 use std::io;
 
 use crate::identity::PeerId;
-use crate::upgrade::{self, Error, MuxerSelection, SecureChannel, SecurityProtocol, Upgraded};
+use crate::upgrade::{
+    self, Error, MuxerSelection, PeerMemory, Remembered, SecureChannel, SecurityProtocol, Upgraded,
+};
 
 pub mod blocking;
 mod driver;
@@ -87,6 +89,10 @@ pub struct ConnectionInfo {
     /// Round trips the upgrade waited for: reads of the peer's bytes that followed a
     /// flight of ours (a flight that arrives in several reads counts once).
     pub round_trips: u32,
+    /// Whether the dial proposed what a [`PeerMemory`] remembered of the peer (the
+    /// adapters' `dial_with_memory`); false for a first contact and for a redial after
+    /// the peer refused the remembered choice.
+    pub recalled: bool,
 }
 
 /// Turns a crate error into an `io::Error` by the table in the module docs.
@@ -148,6 +154,55 @@ fn dialer(config: &upgrade::Config, expected: Option<PeerId>) -> io::Result<upgr
     upgrade::Dialer::new(config, expected, unix_time_now(), &mut os_rng()).map_err(io_error)
 }
 
+/// A dialer's upgrade that proposes what `memory` remembers of `expected`, and whether it
+/// does.
+fn remembering_dialer(
+    config: &upgrade::Config,
+    expected: PeerId,
+    memory: &mut PeerMemory,
+) -> io::Result<(upgrade::Dialer, bool)> {
+    let dialer =
+        upgrade::Dialer::with_memory(config, expected, unix_time_now(), memory, &mut os_rng())
+            .map_err(io_error)?;
+    let recalled = dialer.recalled().is_some();
+    Ok((dialer, recalled))
+}
+
+/// What a dial through `memory` tells it: a success is remembered (and marked in `info`
+/// as recalled or not); a refusal of the remembered choice forgets the peer and asks for
+/// the one redial with the full lists (`true`).
+fn observe_dial(
+    memory: &mut PeerMemory,
+    expected: &PeerId,
+    recalled: bool,
+    outcome: Result<&mut ConnectionInfo, &io::Error>,
+) -> bool {
+    match outcome {
+        Ok(info) => {
+            info.recalled = recalled;
+            memory.insert(
+                info.remote_peer_id,
+                Remembered {
+                    security: info.security,
+                    muxer: info.muxer.clone(),
+                    muxer_selection: info.muxer_selection,
+                },
+            );
+            false
+        }
+        Err(e) => {
+            let stale = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<Error>())
+                .is_some_and(Error::is_stale_memory);
+            if stale {
+                memory.forget(expected);
+            }
+            stale
+        }
+    }
+}
+
 /// A listener's upgrade, likewise.
 fn listener(config: &upgrade::Config) -> io::Result<upgrade::Listener> {
     upgrade::Listener::new(config, unix_time_now(), &mut os_rng()).map_err(io_error)
@@ -194,6 +249,7 @@ impl Pump {
             muxer: upgraded.muxer,
             muxer_selection: upgraded.muxer_selection,
             round_trips,
+            recalled: false,
         };
         Self {
             channel: upgraded.channel,

@@ -43,6 +43,9 @@ pub struct SecureChannel {
     /// An optimistic muxer proposal whose echo has not arrived: it strips the listener's
     /// multistream answer from the front of the plaintext.
     pending_muxer: Option<multistream::Dialer>,
+    /// Whether that proposal came from a peer memory: its refusal is then
+    /// [`Error::RememberedProtocolRefused`] (redial), not a plain negotiation failure.
+    pending_muxer_remembered: bool,
     /// Why the pending muxer negotiation failed (the session's own errors stay in it).
     error: Option<Error>,
 }
@@ -71,6 +74,7 @@ impl SecureChannel {
         Self {
             inner,
             pending_muxer: None,
+            pending_muxer_remembered: false,
             error: None,
         }
     }
@@ -145,6 +149,16 @@ impl SecureChannel {
         let done = self
             .feed_plaintext(|bytes| dialer.handle_input(bytes).map_err(Error::MuxerNegotiation));
         if let Err(e) = done {
+            let e = match e {
+                Error::MuxerNegotiation(multistream::Error::NoProtocolAgreed { tried })
+                    if self.pending_muxer_remembered =>
+                {
+                    Error::RememberedProtocolRefused {
+                        protocol: tried.into_iter().next().unwrap_or_default(),
+                    }
+                }
+                e => e,
+            };
             return Err(self.fail(e));
         }
         if !dialer.is_done() {
@@ -332,8 +346,13 @@ impl SecureChannel {
     }
 
     /// Leaves an optimistic muxer proposal to finish inside the channel.
-    pub(super) fn set_pending_muxer(&mut self, dialer: multistream::Dialer) -> Result<(), Error> {
+    pub(super) fn set_pending_muxer(
+        &mut self,
+        dialer: multistream::Dialer,
+        remembered: bool,
+    ) -> Result<(), Error> {
         self.pending_muxer = Some(dialer);
+        self.pending_muxer_remembered = remembered;
         // its answer may be here already
         self.strip_muxer_answer()
     }

@@ -9,7 +9,9 @@ use zeroize::Zeroizing;
 use super::channel::SecureChannel;
 use super::core::{write_all, Core, Role, Settled, Stage};
 use super::handshake::Handshake;
-use super::{Config, Error, Event, MuxerSelection, SecurityProtocol, Upgraded};
+use super::{
+    Config, Error, Event, MuxerSelection, PeerMemory, Remembered, SecurityProtocol, Upgraded,
+};
 use crate::identity::PeerId;
 use crate::multistream::{self, Version};
 
@@ -30,9 +32,19 @@ use crate::multistream::{self, Version};
 /// After an error the dialer is poisoned: every `handle_input` returns it again.
 pub struct Dialer(Core<DialerRole>);
 
-/// What only the dialer knows: whom it dialed.
+/// What only the dialer knows: whom it dialed, and what a peer memory recalled of them.
 pub(super) struct DialerRole {
     expected_peer: Option<PeerId>,
+    recalled: Option<Recalled>,
+}
+
+/// A recalled choice this dial proposes.
+struct Recalled {
+    remembered: Remembered,
+    /// The security protocol is proposed alone and lazily: a refusal is final.
+    security_alone: bool,
+    /// The muxer is proposed alone and lazily, behind the handshake: a refusal is final.
+    muxer_alone: bool,
 }
 
 impl Dialer {
@@ -59,17 +71,88 @@ impl Dialer {
         now_unix: u64,
         seed: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
+        Self::build(config, expected_peer, now_unix, seed, None)
+    }
+
+    /// A dial to `expected_peer` that proposes what `memory` remembers of it, alone and
+    /// lazily when negotiation is optimistic (one round trip, whatever lists `config`
+    /// offers), first and ahead of the rest otherwise; with nothing remembered, exactly
+    /// [`Dialer::new`]. Update the memory from the outcome with [`PeerMemory::observe`]:
+    /// if the peer refused the remembered choice the upgrade fails with
+    /// [`Error::RememberedProtocolRefused`], and the caller redials.
+    pub fn with_memory<R: CryptoRng + ?Sized>(
+        config: &Config,
+        expected_peer: PeerId,
+        now_unix: u64,
+        memory: &mut PeerMemory,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut secret[..]);
+        Self::with_memory_and_seed(config, expected_peer, now_unix, memory, secret)
+    }
+
+    /// [`Dialer::with_memory`] with the 32 random bytes given (see [`Dialer::with_seed`]).
+    pub fn with_memory_and_seed(
+        config: &Config,
+        expected_peer: PeerId,
+        now_unix: u64,
+        memory: &mut PeerMemory,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        let recalled = memory.recall(&expected_peer);
+        let derived = recalled
+            .as_ref()
+            .and_then(|r| Some((config.recalling(r)?, r)));
+        let Some((derived, remembered)) = derived else {
+            return Self::with_seed(config, Some(expected_peer), now_unix, seed);
+        };
+        let lazy = derived.optimistic;
+        let recalled = Recalled {
+            security_alone: lazy && derived.security.len() == 1,
+            muxer_alone: lazy
+                && remembered.muxer_selection == MuxerSelection::Multistream
+                && derived.muxers.len() == 1
+                && derived.muxers.first() == remembered.muxer.as_ref(),
+            remembered: remembered.clone(),
+        };
+        Self::build(
+            &derived,
+            Some(expected_peer),
+            now_unix,
+            seed,
+            Some(recalled),
+        )
+    }
+
+    fn build(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+        recalled: Option<Recalled>,
+    ) -> Result<Self, Error> {
         let ids = config.security.iter().map(|p| p.protocol_id());
         let mss =
             multistream::Dialer::new(ids, version(config)).map_err(Error::SecurityNegotiation)?;
-        let role = DialerRole { expected_peer };
+        let role = DialerRole {
+            expected_peer,
+            recalled,
+        };
         Core::new(config, now_unix, seed, mss, role).map(Self)
+    }
+
+    /// What a peer memory recalled for this dial ([`Dialer::with_memory`]), if anything:
+    /// the choice it proposes.
+    pub fn recalled(&self) -> Option<&Remembered> {
+        self.0.role.recalled.as_ref().map(|r| &r.remembered)
     }
 
     /// Feeds bytes from the peer; returns how many were consumed (never past the end of
     /// the upgrade).
     pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-        self.0.handle_input(bytes)
+        let result = self.0.handle_input(bytes);
+        result.map_err(|e| name_stale(self.0.role.recalled.as_ref(), e))
     }
 
     /// Appends the bytes to send now; returns how many.
@@ -103,8 +186,11 @@ impl Dialer {
 
     /// The finished upgrade. Output not yet taken with `poll_transmit` moves into the
     /// channel's. Errors before [`Event::Complete`], or with the upgrade's error.
-    pub fn into_upgraded(self) -> Result<Upgraded, Error> {
-        self.0.into_upgraded()
+    pub fn into_upgraded(mut self) -> Result<Upgraded, Error> {
+        let recalled = self.0.role.recalled.take();
+        self.0
+            .into_upgraded()
+            .map_err(|e| name_stale(recalled.as_ref(), e))
     }
 }
 
@@ -134,6 +220,21 @@ impl crate::Machine for Dialer {
 
     fn is_complete(&self) -> bool {
         Dialer::is_complete(self)
+    }
+}
+
+/// A refusal of what was proposed alone from memory is the memory's fault, not a failed
+/// negotiation: name it, so the caller forgets the entry and redials.
+fn name_stale(recalled: Option<&Recalled>, e: Error) -> Error {
+    match (recalled, e) {
+        (Some(r), Error::SecurityNegotiation(multistream::Error::NoProtocolAgreed { .. }))
+            if r.security_alone =>
+        {
+            Error::RememberedProtocolRefused {
+                protocol: r.remembered.security.protocol_id().into(),
+            }
+        }
+        (_, e) => e,
     }
 }
 
@@ -237,7 +338,8 @@ fn propose_muxer(
     };
     if !mss.is_done() {
         // optimistic: the echo is still to come, the channel strips it
-        channel.set_pending_muxer(mss)?;
+        let remembered = core.role.recalled.as_ref().is_some_and(|r| r.muxer_alone);
+        channel.set_pending_muxer(mss, remembered)?;
     }
     let _ = channel.poll_transmit(&mut core.out);
     Ok(core.done(Upgraded {

@@ -37,6 +37,16 @@ pub enum Error {
     /// The peer closed the connection before the upgrade completed. Code 7201.
     #[error("the peer closed the connection during the upgrade")]
     UnexpectedEof,
+    /// The peer refused the protocol a [`PeerMemory`](super::PeerMemory) remembered from an
+    /// earlier connection (it no longer speaks it). The dialer proposed it alone and
+    /// lazily, so the protocol's first bytes are already on the wire and this connection
+    /// cannot recover: forget the entry ([`PeerMemory::observe`](super::PeerMemory::observe))
+    /// and redial with the full lists. Code 7301.
+    #[error("the peer refused the remembered protocol {protocol:?}; redial")]
+    RememberedProtocolRefused {
+        /// The protocol id remembered and refused (a security protocol or a muxer).
+        protocol: String,
+    },
     /// A call out of order or a bad configuration: a bug in the caller. Code 7402.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),
@@ -54,6 +64,7 @@ impl Error {
             #[cfg(feature = "secio")]
             Error::Secio(e) => e.fault(),
             Error::UnexpectedEof => Fault::PeerMisbehaved,
+            Error::RememberedProtocolRefused { .. } => Fault::PeerIncompatible,
             Error::UnsupportedSecurity(_) | Error::ApiMisuse(_) => Fault::ApiMisuse,
         }
     }
@@ -71,6 +82,7 @@ impl Error {
             #[cfg(feature = "secio")]
             Error::Secio(e) => e.code(),
             Error::UnexpectedEof => 7201,
+            Error::RememberedProtocolRefused { .. } => 7301,
             Error::UnsupportedSecurity(_) => 7401,
             Error::ApiMisuse(_) => 7402,
         }
@@ -89,10 +101,17 @@ impl Error {
             Error::Tls(_) => Layer::Tls,
             #[cfg(feature = "secio")]
             Error::Secio(_) => Layer::Secio,
-            Error::UnsupportedSecurity(_) | Error::UnexpectedEof | Error::ApiMisuse(_) => {
-                Layer::Upgrade
-            }
+            Error::UnsupportedSecurity(_)
+            | Error::UnexpectedEof
+            | Error::RememberedProtocolRefused { .. }
+            | Error::ApiMisuse(_) => Layer::Upgrade,
         }
+    }
+
+    /// Whether the peer refused what the dialer's peer memory remembered: forget the entry
+    /// and redial with the full lists.
+    pub fn is_stale_memory(&self) -> bool {
+        matches!(self, Error::RememberedProtocolRefused { .. })
     }
 
     /// Whether the remote proved an identity other than the expected PeerId.
@@ -116,6 +135,9 @@ impl Error {
         alloc::vec![
             Error::UnsupportedSecurity(String::from("/plaintext/2.0.0")),
             Error::UnexpectedEof,
+            Error::RememberedProtocolRefused {
+                protocol: String::from("/noise"),
+            },
             Error::ApiMisuse("x"),
         ]
     }

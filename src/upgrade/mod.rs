@@ -45,11 +45,13 @@ mod dialer;
 mod error;
 mod handshake;
 mod listener;
+mod memory;
 
 pub use channel::SecureChannel;
 pub use dialer::Dialer;
 pub use error::Error;
 pub use listener::Listener;
+pub use memory::{PeerMemory, Remembered, DEFAULT_PEER_MEMORY_CAPACITY};
 
 /// The yamux stream muxer's protocol id, the muxer every libp2p implementation speaks.
 pub const YAMUX: &str = "/yamux/1.0.0";
@@ -315,6 +317,33 @@ impl Config {
         self
     }
 
+    /// The configuration of a dial that recalls `r`, or `None` if `r` no longer fits this
+    /// configuration (its security protocol is not offered any more).
+    ///
+    /// Optimistic: the remembered security protocol alone (V1Lazy: the handshake starts
+    /// in the first flight), and, if the muxer was agreed by multistream-select, the
+    /// remembered muxer alone (proposed lazily behind the handshake's last message). A
+    /// refusal then cannot be recovered on this connection. Patient (V1): the remembered
+    /// choice first and the rest after it, so a refusal falls through to the next
+    /// candidate on the same connection. A muxer agreed inside the handshake keeps the
+    /// whole list there: the handshake carries it for free.
+    pub(super) fn recalling(&self, r: &Remembered) -> Option<Config> {
+        if !self.security.contains(&r.security) {
+            return None;
+        }
+        let mut config = self.clone();
+        // set directly: SECIO-last is a rule for lists a user writes; this is what the
+        // peer accepted
+        config.security = first_or_alone(&self.security, &r.security, self.optimistic);
+        if let (MuxerSelection::Multistream, Some(m)) = (r.muxer_selection, &r.muxer) {
+            if self.muxers.contains(m) {
+                // the early list stays as configured: only the multistream round changes
+                config.muxers = first_or_alone(&self.muxers, m, self.optimistic);
+            }
+        }
+        Some(config)
+    }
+
     /// Hands the muxer list to the handshakes when early negotiation is on.
     fn sync_muxers(mut self) -> Self {
         let early: &[String] = if self.early_muxer { &self.muxers } else { &[] };
@@ -329,6 +358,15 @@ impl Config {
         let _ = early;
         self
     }
+}
+
+/// `item` alone, or `item` followed by the rest of `list` in order.
+fn first_or_alone<T: Clone + PartialEq>(list: &[T], item: &T, alone: bool) -> Vec<T> {
+    let mut out = alloc::vec![item.clone()];
+    if !alone {
+        out.extend(list.iter().filter(|x| *x != item).cloned());
+    }
+    out
 }
 
 impl fmt::Debug for Config {

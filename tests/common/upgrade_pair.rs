@@ -55,6 +55,8 @@ pub(crate) struct Peer<M> {
     pub(crate) inbox: Vec<u8>,
     pub(crate) events: Vec<Event>,
     pub(crate) received: Vec<u8>,
+    /// What the machine had to send when it failed.
+    pub(crate) last_words: Vec<u8>,
 }
 
 impl<M: Machine> Peer<M> {
@@ -64,6 +66,7 @@ impl<M: Machine> Peer<M> {
             inbox: Vec::new(),
             events: Vec::new(),
             received: Vec::new(),
+            last_words: Vec::new(),
         }
     }
 
@@ -83,7 +86,9 @@ impl<M: Machine> Peer<M> {
                             return;
                         }
                         Err(e) => {
-                            // a failing machine may still owe the peer one message
+                            // a failing machine still owes the peer its last message (a
+                            // multistream `na`, a TLS alert), as a real driver sends it
+                            let _ = m.poll_transmit(&mut self.last_words);
                             self.side = Side::Failed(e);
                             return;
                         }
@@ -139,7 +144,7 @@ impl<M: Machine> Peer<M> {
             Side::Up(up) => {
                 let _ = up.channel.poll_transmit(out);
             }
-            Side::Failed(_) => {}
+            Side::Failed(_) => out.append(&mut self.last_words),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `p2psec dial`: connect to a libp2p node, upgrade, then ping it and check an echo.
 
 use p2psec::multiaddr::Multiaddr;
+use p2psec::upgrade::PeerMemory;
 use serde_json::json;
 
 use crate::net::{self, ms, Muxer, SecurityArgs};
@@ -18,6 +19,10 @@ pub(crate) struct Args {
     /// Random bytes to send on an `/echo/1.0.0` stream and check coming back.
     #[arg(long)]
     echo: Option<usize>,
+    /// Dial the address this many times, one after another, in this process: the dials
+    /// after the first propose what the peer accepted before (one round trip).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
@@ -31,43 +36,62 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
         .tcp_socket_addr()
         .ok_or_else(|| format!("{addr}: not an /ip4|/ip6/…/tcp/… address"))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    // one memory for the process: what each peer accepted, for the next dial
+    let mut memory = PeerMemory::default();
     runtime.block_on(async {
-        let (io, info, took) = net::dial(socket, &config, expected).await?;
-        out.record(&[
-            ("event", json!("connected")),
-            ("remote_peer_id", json!(info.remote_peer_id.to_base58())),
-            ("local_peer_id", json!(config.local_peer_id().to_base58())),
-            ("security", json!(info.security.protocol_id())),
-            ("muxer", json!(info.muxer)),
-            (
-                "muxer_selection",
-                json!(format!("{:?}", info.muxer_selection)),
-            ),
-            ("handshake_ms", json!(ms(took))),
-        ]);
-        let (muxer, task) = Muxer::start(io, true);
-        if args.ping > 0 {
-            net::ping(&muxer, args.ping, |seq, rtt| {
-                out.record(&[
-                    ("event", json!("ping")),
-                    ("seq", json!(seq)),
-                    ("rtt_ms", json!(ms(rtt))),
-                ]);
-            })
-            .await?;
-        }
-        if let Some(len) = args.echo {
-            let took = net::echo(&muxer, len).await?;
+        for attempt in 1..=args.repeat {
+            let (io, info, took) = match expected {
+                Some(peer) => net::dial_remembering(socket, &config, peer, &mut memory).await?,
+                None => net::dial(socket, &config, None).await?,
+            };
             out.record(&[
-                ("event", json!("echo")),
-                ("bytes", json!(len)),
-                ("ok", json!(true)),
-                ("ms", json!(ms(took))),
+                ("event", json!("connected")),
+                ("dial", json!(attempt)),
+                ("remote_peer_id", json!(info.remote_peer_id.to_base58())),
+                ("local_peer_id", json!(config.local_peer_id().to_base58())),
+                ("security", json!(info.security.protocol_id())),
+                ("muxer", json!(info.muxer)),
+                (
+                    "muxer_selection",
+                    json!(format!("{:?}", info.muxer_selection)),
+                ),
+                ("round_trips", json!(info.round_trips)),
+                (
+                    "memory",
+                    json!(if info.recalled { "used" } else { "empty" }),
+                ),
+                ("handshake_ms", json!(ms(took))),
             ]);
+            session(io, &args, out).await?;
         }
-        // closing the last handle makes the task close the muxer (yamux's GoAway) and end
-        drop(muxer);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         Ok(())
     })
+}
+
+/// What one dial does once upgraded: the pings, the echo, then a clean close.
+async fn session(io: net::Secured, args: &Args, out: &Output) -> Result<(), CliError> {
+    let (muxer, task) = Muxer::start(io, true);
+    if args.ping > 0 {
+        net::ping(&muxer, args.ping, |seq, rtt| {
+            out.record(&[
+                ("event", json!("ping")),
+                ("seq", json!(seq)),
+                ("rtt_ms", json!(ms(rtt))),
+            ]);
+        })
+        .await?;
+    }
+    if let Some(len) = args.echo {
+        let took = net::echo(&muxer, len).await?;
+        out.record(&[
+            ("event", json!("echo")),
+            ("bytes", json!(len)),
+            ("ok", json!(true)),
+            ("ms", json!(ms(took))),
+        ]);
+    }
+    // closing the last handle makes the task close the muxer (yamux's GoAway) and end
+    drop(muxer);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+    Ok(())
 }

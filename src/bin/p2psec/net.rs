@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use p2psec::adapters::{self, ConnectionInfo};
 use p2psec::identity::{KeyType, Keypair};
-use p2psec::upgrade::{Config, SecurityProtocol};
+use p2psec::upgrade::{Config, PeerMemory, SecurityProtocol};
 use tokio::net::TcpStream;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
@@ -120,6 +120,55 @@ pub(crate) async fn dial(
     let info = stream.info().clone();
     Ok((stream, info, elapsed))
 }
+
+/// [`dial`] through the process's peer memory: what `expected` accepted last time is
+/// proposed alone (one round trip); a refusal of it forgets the peer and redials once
+/// with the full lists (the adapter does both).
+pub(crate) async fn dial_remembering(
+    addr: std::net::SocketAddr,
+    config: &Config,
+    expected: p2psec::PeerId,
+    memory: &mut PeerMemory,
+) -> Result<(Secured, ConnectionInfo, Duration), CliError> {
+    let start = Instant::now();
+    // a failed connect keeps its own message: it is not an upgrade failure
+    let connect = || async move {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                Ok(tcp)
+            }
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                ConnectFailed(format!("connect {addr}: {e}")),
+            )),
+        }
+    };
+    let stream =
+        adapters::tokio::dial_with_memory(connect, config, expected, memory, HANDSHAKE_TIMEOUT)
+            .await
+            .map_err(
+                |e| match e.get_ref().and_then(|i| i.downcast_ref::<ConnectFailed>()) {
+                    Some(ConnectFailed(text)) => text.clone(),
+                    None => upgrade_error(e),
+                },
+            )?;
+    let elapsed = start.elapsed();
+    let info = stream.info().clone();
+    Ok((stream, info, elapsed))
+}
+
+/// A connect that failed inside [`dial_remembering`], told apart from the upgrade's errors.
+#[derive(Debug)]
+struct ConnectFailed(String);
+
+impl std::fmt::Display for ConnectFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConnectFailed {}
 
 /// Accepts one upgrade on an accepted TCP connection.
 pub(crate) async fn accept(
