@@ -10,8 +10,8 @@ use crate::multistream::{
 use crate::Machine;
 
 /// Fuzz body: a multistream-select dialer fed `data` as the listener's bytes, in chunks.
-/// The first byte picks the version (bit 7) and whether it has one or two protocols
-/// (bit 6), and seeds the chunking.
+/// The first byte picks the version (bit 7), whether it has one or two protocols
+/// (bit 6) and whether it asks `ls` first (bit 5), and seeds the chunking.
 pub fn multistream_dialer(data: &[u8]) {
     let flags = data.first().copied().unwrap_or(0);
     let version = if flags & 0x80 != 0 {
@@ -24,14 +24,18 @@ pub fn multistream_dialer(data: &[u8]) {
     } else {
         &["/noise"]
     };
-    let dialer = Dialer::new(protocols.iter().copied(), version);
+    let dialer = if flags & 0x20 != 0 {
+        Dialer::listing_first(protocols.iter().copied(), version)
+    } else {
+        Dialer::new(protocols.iter().copied(), version)
+    };
     let Ok(dialer) = dialer else {
         panic!("valid protocols refused: {dialer:?}");
     };
     let rules = Negotiation {
         protocols,
-        // header plus one proposal per protocol
-        max_out: (protocols.len() + 1) * (MAX_MESSAGE_LEN + 2),
+        // header, `ls`, one proposal per protocol
+        max_out: (protocols.len() + 2) * (MAX_MESSAGE_LEN + 2),
         negotiated: Dialer::negotiated,
         is_done: Dialer::is_done,
         optimistic: 0,

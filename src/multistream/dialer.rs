@@ -46,6 +46,8 @@ pub struct Dialer {
 
 #[derive(Debug)]
 enum State {
+    /// Waiting for the header and the answer to `ls` ([`Dialer::listing_first`]).
+    Listing,
     /// Waiting for the header and the answer to `protocols[current]`.
     Awaiting,
     /// `protocols[current]` was echoed.
@@ -79,6 +81,32 @@ impl Dialer {
         Ok(dialer)
     }
 
+    /// A dialer that first asks the listener for its protocols (`ls`), then proposes the
+    /// first of `protocols` the listener listed, alone ([`Version::V1Lazy`]: optimistically,
+    /// so the next layer's bytes go with it). One round trip however many candidates the
+    /// listener refuses, where proposing in turn costs one per refusal: worth it for three
+    /// candidates or more. A listener that answers `ls` with `na` (it does not list) gets
+    /// the proposals in turn instead; one listing none of `protocols` ends the
+    /// negotiation with [`Error::NoProtocolAgreed`].
+    pub fn listing_first<I, S>(protocols: I, version: Version) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut dialer = Dialer {
+            version,
+            protocols: local_protocols(protocols)?,
+            current: 0,
+            header_received: false,
+            state: State::Listing,
+            out: Vec::new(),
+            events: VecDeque::new(),
+        };
+        codec::encode(&Message::Header, &mut dialer.out);
+        codec::encode(&Message::Ls, &mut dialer.out);
+        Ok(dialer)
+    }
+
     /// Bytes from the listener. Consumes whole messages only, never past the echo that ends
     /// the negotiation, and returns how many bytes it took; an incomplete message stays in the
     /// caller's buffer (call again with more bytes appended).
@@ -86,10 +114,10 @@ impl Dialer {
         match &self.state {
             State::Failed(e) => return Err(e.clone()),
             State::Negotiated => return Ok(0),
-            State::Awaiting => {}
+            State::Awaiting | State::Listing => {}
         }
         let mut consumed = 0;
-        while let State::Awaiting = self.state {
+        while let State::Awaiting | State::Listing = self.state {
             let rest = bytes.get(consumed..).unwrap_or_default();
             let step = match codec::decode(rest) {
                 Ok(None) => break,
@@ -141,7 +169,7 @@ impl Dialer {
     /// Whether the negotiation is over, agreed or failed: the dialer will consume no more
     /// input. Output and events already queued are still returned by the polls.
     pub fn is_done(&self) -> bool {
-        !matches!(self.state, State::Awaiting)
+        !matches!(self.state, State::Awaiting | State::Listing)
     }
 
     fn current_protocol(&self) -> &str {
@@ -172,6 +200,9 @@ impl Dialer {
                 }),
             };
         }
+        if let State::Listing = self.state {
+            return self.on_listing(msg);
+        }
         match msg {
             Message::Protocol(p) if p == self.current_protocol() => {
                 self.state = State::Negotiated;
@@ -193,6 +224,33 @@ impl Dialer {
                 got: other.describe(),
             }),
         }
+    }
+
+    /// The answer to `ls`: propose the first listed candidate alone, or, after `na`, all
+    /// of them in turn.
+    fn on_listing(&mut self, msg: Message<'_>) -> Result<(), Error> {
+        match msg {
+            Message::LsReply(listed) => {
+                let Some(pick) = self.protocols.iter().find(|p| listed.contains(&p.as_str()))
+                else {
+                    return Err(Error::NoProtocolAgreed {
+                        tried: self.protocols.clone(),
+                    });
+                };
+                self.protocols = alloc::vec![pick.clone()];
+            }
+            Message::Na => {}
+            Message::Header => return Err(Error::DuplicateHeader),
+            other => {
+                return Err(Error::UnexpectedMessage {
+                    expected: "the answer to ls",
+                    got: other.describe(),
+                })
+            }
+        }
+        self.state = State::Awaiting;
+        self.propose();
+        Ok(())
     }
 
     /// Poisons the dialer: a failed dialer has nothing left to say.
@@ -271,6 +329,47 @@ mod tests {
         let _ = transmit(&mut d);
         let e = d.handle_input(input).unwrap_err();
         assert_eq!(e, expected);
+        assert_poisoned(&mut d, &e);
+    }
+
+    #[test]
+    fn listing_first_proposes_the_first_listed_alone() {
+        let mut d = Dialer::listing_first(["/a", "/b", "/c"], Version::V1Lazy).unwrap();
+        assert_eq!(transmit(&mut d), msgs(&[Message::Header, Message::Ls]));
+        let reply = msgs(&[Message::Header, Message::LsReply(vec!["/x", "/c", "/b"])]);
+        assert_eq!(d.handle_input(&reply), Ok(reply.len()));
+        // ours is the order: /b before /c; alone, so lazily
+        assert_eq!(transmit(&mut d), msgs(&[Message::Protocol("/b")]));
+        assert_eq!(
+            d.poll_event(),
+            Some(Event::Optimistic {
+                protocol: "/b".to_string()
+            })
+        );
+        let echo = msgs(&[Message::Protocol("/b")]);
+        assert_eq!(d.handle_input(&echo), Ok(echo.len()));
+        assert_eq!(d.negotiated(), Some("/b"));
+    }
+
+    #[test]
+    fn listing_first_falls_back_to_proposals_after_na() {
+        let mut d = Dialer::listing_first(["/a", "/b"], Version::V1).unwrap();
+        let _ = transmit(&mut d);
+        let na = msgs(&[Message::Header, Message::Na]);
+        assert_eq!(d.handle_input(&na), Ok(na.len()));
+        assert_eq!(transmit(&mut d), msgs(&[Message::Protocol("/a")]));
+        let refused = msgs(&[Message::Na]);
+        assert_eq!(d.handle_input(&refused), Ok(refused.len()));
+        assert_eq!(transmit(&mut d), msgs(&[Message::Protocol("/b")]));
+    }
+
+    #[test]
+    fn listing_first_with_nothing_in_common_fails() {
+        let mut d = Dialer::listing_first(["/a", "/b"], Version::V1Lazy).unwrap();
+        let _ = transmit(&mut d);
+        let reply = msgs(&[Message::Header, Message::LsReply(vec!["/x"])]);
+        let e = d.handle_input(&reply).unwrap_err();
+        assert!(matches!(e, Error::NoProtocolAgreed { .. }), "{e:?}");
         assert_poisoned(&mut d, &e);
     }
 

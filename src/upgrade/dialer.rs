@@ -133,8 +133,14 @@ impl Dialer {
         recalled: Option<Recalled>,
     ) -> Result<Self, Error> {
         let ids = config.security.iter().map(|p| p.protocol_id());
-        let mss =
-            multistream::Dialer::new(ids, version(config)).map_err(Error::SecurityNegotiation)?;
+        // with three candidates or more, asking first (`ls`, one round trip) beats
+        // proposing in turn (one per refusal): tests/round_trips.rs counts both
+        let mss = if config.security.len() >= LIST_FIRST_FROM {
+            multistream::Dialer::listing_first(ids, version(config))
+        } else {
+            multistream::Dialer::new(ids, version(config))
+        }
+        .map_err(Error::SecurityNegotiation)?;
         let role = DialerRole {
             expected_peer,
             recalled,
@@ -237,6 +243,11 @@ fn name_stale(recalled: Option<&Recalled>, e: Error) -> Error {
         (_, e) => e,
     }
 }
+
+/// From how many security candidates the dialer asks the listener's list (`ls`) first:
+/// with two, proposing in turn costs at most the one round trip `ls` costs (the second
+/// candidate, the last, goes lazily).
+const LIST_FIRST_FROM: usize = 3;
 
 /// Lazy (optimistic) or plain multistream-select, as configured.
 fn version(config: &Config) -> Version {
