@@ -94,6 +94,32 @@ fn new_dialer(config: &Config, expected: Option<PeerId>) -> Dialer {
     }
 }
 
+/// A dialer whose peer memory remembers `peer` (bit 0: TLS, else Noise; bit 4: mplex,
+/// else yamux; agreed by multistream-select), so it proposes that alone.
+fn remembering_dialer(config: &Config, peer: PeerId, flags: u8) -> Dialer {
+    let mut memory = crate::upgrade::PeerMemory::new(4);
+    let security = if flags & 1 != 0 {
+        SecurityProtocol::Tls
+    } else {
+        SecurityProtocol::Noise
+    };
+    let muxer = if flags & 0x10 != 0 { MPLEX } else { YAMUX };
+    memory.insert(
+        peer,
+        crate::upgrade::Remembered {
+            security,
+            muxer: Some(muxer.into()),
+            muxer_selection: crate::upgrade::MuxerSelection::Multistream,
+        },
+    );
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    rand_core::Rng::fill_bytes(&mut TestRng(DIALER_EPHEMERAL_SEED), &mut seed[..]);
+    match Dialer::with_memory_and_seed(config, peer, NOW, &mut memory, seed) {
+        Ok(d) => d,
+        Err(e) => panic!("fixture dialer: {e:?}"),
+    }
+}
+
 fn new_listener(config: &Config) -> Listener {
     match Listener::new(config, NOW, &mut TestRng(LISTENER_EPHEMERAL_SEED)) {
         Ok(l) => l,
@@ -265,8 +291,9 @@ fn channel<'a>(
 
 /// Fuzz body: an upgrade dialer fed `data` as the listener's bytes, in chunks. The
 /// first byte picks the configuration (`variant`'s bits, bit 5: expect the fixture
-/// listener's PeerId); bit 7 instead first feeds the listener's side of the recorded
-/// Noise upgrade, so the rest arrives in the channel.
+/// listener's PeerId, bit 6 with bit 5: dial through a peer memory that remembers it);
+/// bit 7 instead first feeds the listener's side of the recorded Noise upgrade, so the
+/// rest arrives in the channel.
 pub fn upgrade_dialer(data: &[u8]) {
     let f = fixtures();
     let flags = data.first().copied().unwrap_or(0);
@@ -276,7 +303,11 @@ pub fn upgrade_dialer(data: &[u8]) {
         drive(d, into, &f.noise_listener_stream, data, f.listener_id, true);
     } else {
         let expected = (flags & 0x20 != 0).then_some(f.listener_id);
-        let d = new_dialer(&variant(&f.dialer, flags), expected);
+        let config = variant(&f.dialer, flags);
+        let d = match expected {
+            Some(peer) if flags & 0x40 != 0 => remembering_dialer(&config, peer, flags),
+            _ => new_dialer(&config, expected),
+        };
         drive(d, into, &[], data, f.listener_id, false);
     }
 }
