@@ -39,7 +39,8 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     // one memory for the process: what each peer accepted, for the next dial
     let mut memory = PeerMemory::default();
     runtime.block_on(async {
-        for attempt in 1..=args.repeat {
+        let (mut attempt, mut redialed) = (1, false);
+        while attempt <= args.repeat {
             let (io, info, took) = match expected {
                 Some(peer) => net::dial_remembering(socket, &config, peer, &mut memory).await?,
                 None => net::dial(socket, &config, None).await?,
@@ -62,7 +63,20 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
                 ),
                 ("handshake_ms", json!(ms(took))),
             ]);
-            session(io, &args, out).await?;
+            match session(io, &args, out).await {
+                Ok(()) => attempt += 1,
+                // a remembered muxer the peer refused shows only once the streams run
+                // (the adapter redials a refused security protocol itself): forget it
+                // and dial this one again, once, with the full lists
+                Err(e) if !redialed && info.recalled && e.contains("remembered protocol") => {
+                    if let Some(peer) = expected {
+                        memory.forget(&peer);
+                    }
+                    redialed = true;
+                    out.record(&[("event", json!("redial")), ("reason", json!(e))]);
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     })
