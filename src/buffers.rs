@@ -96,6 +96,12 @@ impl Outgoing {
         crate::machine::take_into(&mut self.0, buf)
     }
 
+    /// Drops everything waiting (a failed session sends its alert and nothing else).
+    #[cfg(feature = "tls")]
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// Puts `earlier` (the layer before's output) ahead of what waits.
     pub(crate) fn prepend(&mut self, mut earlier: Vec<u8>) {
         if !earlier.is_empty() {

@@ -208,6 +208,12 @@ impl Session {
 
     /// Poisons the session; queues `alert` for the peer unless we closed already.
     fn fail(&mut self, (e, alert): Failure) -> Error {
+        if self.error.is_none() {
+            // after a fatal error nothing but its alert goes out: records sealed before
+            // it and still unsent are dropped, and an owed KeyUpdate is no longer owed
+            self.out.clear();
+            self.key_update_owed = false;
+        }
         if let (Some(description), false, None) = (alert, self.closed, &self.error) {
             // best effort: the error is reported either way
             let _ = self.seal_record(CONTENT_ALERT, &[ALERT_FATAL, description]);

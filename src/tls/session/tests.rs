@@ -323,3 +323,26 @@ fn transmit_into_seals_an_owed_key_update_first() {
     s.write(b"after").unwrap();
     assert_eq!(deliver(&mut s, &mut c).unwrap(), b"after");
 }
+
+/// A fatal error drops what was sealed before it and still waits: only the alert goes out
+/// (found by the `tls_session` fuzz target: 49 KB of earlier writes followed the alert).
+#[test]
+fn after_a_fatal_error_only_the_alert_goes_out() {
+    let (mut c, mut s) = pair();
+    assert_eq!(s.write(&[0x5a; 40_000]), Ok(40_000));
+    assert!(s.pending_transmit() > 40_000);
+    // a record the server cannot open: one flipped byte of the client's ciphertext
+    c.write(b"data").unwrap();
+    let mut wire = Vec::new();
+    let _ = c.poll_transmit(&mut wire);
+    if let Some(b) = wire.last_mut() {
+        *b ^= 1;
+    }
+    let e = s.handle_input(&wire).unwrap_err();
+    let mut out = Vec::new();
+    let n = s.poll_transmit(&mut out);
+    // one encrypted alert: 5-byte header, 2 bytes, the content type, the 16-byte tag
+    assert_eq!(n, 24, "{e:?}");
+    assert_eq!(s.poll_transmit(&mut out), 0);
+    assert_eq!(s.handle_input(&wire), Err(e));
+}
