@@ -43,16 +43,12 @@ use std::{
     time::Duration,
 };
 
-use libp2p::{
-    core::ConnectedPoint, futures::StreamExt, identity::Keypair, multiaddr::Protocol, noise, ping,
-    swarm::SwarmEvent, tcp, tls, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
-};
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
     process::{Child, Command},
     sync::mpsc,
-    task::JoinHandle,
     time::{timeout, timeout_at, Instant},
 };
 
@@ -60,9 +56,6 @@ use tokio::{
 const DEADLINE: Duration = Duration::from_secs(30);
 /// Limit for a js process to print its address or finish (node's first start is slow).
 const JS_DEADLINE: Duration = Duration::from_secs(60);
-/// The Swarm's ping interval: short, so that it opens ping streams (which the C side must
-/// refuse) while a test runs.
-const PING_INTERVAL: Duration = Duration::from_millis(250);
 /// How many yamux pings the js dialer sends.
 const JS_YAMUX_PINGS: usize = 3;
 /// The muxer every connection must negotiate.
@@ -71,31 +64,6 @@ const YAMUX: &str = "/yamux/1.0.0";
 const PING_ANSWERED: &str = "yamux ping answered";
 /// The C dialer's line once its yamux PING was answered, followed by the rtt.
 const PING_OK: &str = "yamux ping ok ";
-
-#[derive(Clone, Copy, Debug)]
-enum Security {
-    Noise,
-    Tls,
-}
-
-impl Security {
-    /// The C example's argument, also the word in its `connected` lines; peer.mjs's
-    /// `--security`.
-    fn word(self) -> &'static str {
-        match self {
-            Security::Noise => "noise",
-            Security::Tls => "tls",
-        }
-    }
-
-    /// The multistream-select protocol id (what js-libp2p reports).
-    fn protocol(self) -> &'static str {
-        match self {
-            Security::Noise => "/noise",
-            Security::Tls => "/tls/1.0.0",
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // The C example and the js peer
@@ -418,10 +386,10 @@ fn parse_connected(line: &str) -> Option<(&str, &str, &str)> {
 fn check_c_dial_output(c: &mut Proc, remote: &str, security: Security) {
     let lines = c.out.seen.clone();
     let first = lines.first().map(String::as_str).unwrap_or("");
-    if parse_connected(first) != Some((remote, security.word(), YAMUX)) {
+    if parse_connected(first) != Some((remote, security.cli(), YAMUX)) {
         c.fail(format!(
             "expected `connected {remote} {} {YAMUX}` as its first line",
-            security.word()
+            security.cli()
         ));
     }
     let rtt = lines
@@ -443,10 +411,10 @@ async fn expect_c_connected(c: &mut Proc, remote: &str, security: Security) {
     .await;
     let line = c.out.seen.iter().find(|l| is_connected(l)).cloned();
     let line = line.unwrap_or_default();
-    if parse_connected(&line) != Some((remote, security.word(), YAMUX)) {
+    if parse_connected(&line) != Some((remote, security.cli(), YAMUX)) {
         c.fail(format!(
             "expected `connected {remote} {} {YAMUX}`, got {line:?}",
-            security.word()
+            security.cli()
         ));
     }
 }
@@ -454,8 +422,8 @@ async fn expect_c_connected(c: &mut Proc, remote: &str, security: Security) {
 /// Starts `ping listen <security>`; returns it, its multiaddr and its PeerId.
 async fn c_listener(security: Security, dialer: &str) -> (Proc, Multiaddr, PeerId) {
     let mut c = Proc::spawn(
-        format!("C ping listen ({}) for {dialer}", security.word()),
-        c_ping(&["listen", security.word()]),
+        format!("C ping listen ({}) for {dialer}", security.cli()),
+        c_ping(&["listen", security.cli()]),
     );
     let line = c.first_line(DEADLINE).await;
     let (addr, id) = loopback_p2p_addr(&mut c, &line);
@@ -479,162 +447,9 @@ fn loopback_p2p_addr(listener: &mut Proc, line: &str) -> (Multiaddr, PeerId) {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// The rust-libp2p Swarm (as in tests/interop_rust.rs)
-
-/// A Swarm over TCP with only `security`, yamux and ping; a fresh Ed25519 identity.
-fn build_swarm(security: Security) -> Swarm<ping::Behaviour> {
-    let behaviour = |_: &Keypair| {
-        ping::Behaviour::new(
-            ping::Config::new()
-                .with_interval(PING_INTERVAL)
-                .with_timeout(Duration::from_secs(10)),
-        )
-    };
-    // Ping streams do not keep a connection alive: without this the Swarm would close an
-    // otherwise idle connection 10 s after it was established.
-    let config = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_secs(60));
-    let builder = SwarmBuilder::with_new_identity().with_tokio();
-    match security {
-        Security::Noise => builder
-            .with_tcp(
-                tcp::Config::default(),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .expect("noise transport")
-            .with_behaviour(behaviour)
-            .expect("ping behaviour")
-            .with_swarm_config(config)
-            .build(),
-        Security::Tls => builder
-            .with_tcp(
-                tcp::Config::default(),
-                tls::Config::new,
-                yamux::Config::default,
-            )
-            .expect("tls transport")
-            .with_behaviour(behaviour)
-            .expect("ping behaviour")
-            .with_swarm_config(config)
-            .build(),
-    }
-}
-
-/// What a running Swarm saw, reduced to what the tests check.
-#[derive(Debug)]
-enum Seen {
-    Established {
-        peer: PeerId,
-        dialer: bool,
-    },
-    Ping {
-        peer: PeerId,
-        result: Result<Duration, String>,
-    },
-    Closed {
-        peer: PeerId,
-        cause: Option<String>,
-    },
-    IncomingError(String),
-    OutgoingError(String),
-}
-
-/// A Swarm driven by a tokio task, which reports through `events`; aborted on drop.
-struct RunningSwarm {
-    peer_id: PeerId,
-    events: mpsc::UnboundedReceiver<Seen>,
-    /// Everything received so far, for failure messages.
-    log: Vec<String>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for RunningSwarm {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl RunningSwarm {
-    fn spawn(mut swarm: Swarm<ping::Behaviour>) -> Self {
-        let peer_id = *swarm.local_peer_id();
-        let (tx, events) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            loop {
-                let seen = match swarm.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished {
-                        peer_id, endpoint, ..
-                    } => Seen::Established {
-                        peer: peer_id,
-                        dialer: matches!(endpoint, ConnectedPoint::Dialer { .. }),
-                    },
-                    SwarmEvent::Behaviour(ping::Event { peer, result, .. }) => Seen::Ping {
-                        peer,
-                        result: result.map_err(|e| e.to_string()),
-                    },
-                    SwarmEvent::ConnectionClosed { peer_id, cause, .. } => Seen::Closed {
-                        peer: peer_id,
-                        cause: cause.map(|c| c.to_string()),
-                    },
-                    SwarmEvent::IncomingConnectionError { error, .. } => {
-                        Seen::IncomingError(error.to_string())
-                    }
-                    SwarmEvent::OutgoingConnectionError { error, .. } => {
-                        Seen::OutgoingError(error.to_string())
-                    }
-                    _ => continue,
-                };
-                if tx.send(seen).is_err() {
-                    return;
-                }
-            }
-        });
-        RunningSwarm {
-            peer_id,
-            events,
-            log: Vec::new(),
-            task,
-        }
-    }
-
-    /// A Swarm listening on loopback, and its address (without `/p2p/`).
-    async fn listen(security: Security) -> (Self, Multiaddr) {
-        let mut swarm = build_swarm(security);
-        swarm
-            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-            .expect("listen_on");
-        let addr = timeout(DEADLINE, async {
-            loop {
-                if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-                    return address;
-                }
-            }
-        })
-        .await
-        .expect("no NewListenAddr from the Swarm");
-        (Self::spawn(swarm), addr)
-    }
-
-    /// The next event, or `None` at `deadline` (or if the task ended).
-    async fn next_before(&mut self, deadline: Instant) -> Option<Seen> {
-        let seen = timeout_at(deadline, self.events.recv())
-            .await
-            .ok()
-            .flatten()?;
-        self.log.push(format!("{seen:?}"));
-        Some(seen)
-    }
-
-    /// The events that arrived, without waiting.
-    fn pending(&mut self) -> Vec<Seen> {
-        let mut all = Vec::new();
-        while let Ok(seen) = self.events.try_recv() {
-            self.log.push(format!("{seen:?}"));
-            all.push(seen);
-        }
-        all
-    }
-}
+#[path = "common/swarm.rs"]
+mod swarm;
+use swarm::{build_swarm, RunningSwarm, Security, Seen};
 
 // ---------------------------------------------------------------------------------------
 // The runs
@@ -646,10 +461,10 @@ async fn c_dials_swarm(security: Security) {
     let mut c = Proc::spawn(
         format!(
             "C ping dial ({}) to Swarm {}",
-            security.word(),
+            security.cli(),
             swarm.peer_id
         ),
-        c_ping(&["dial", &target.to_string(), security.word()]),
+        c_ping(&["dial", &target.to_string(), security.cli()]),
     );
     let status = c.exit(DEADLINE).await;
     c.check_success(status);
@@ -782,15 +597,15 @@ async fn swarm_dials_c(security: Security) {
 async fn c_dials_js(security: Security) {
     install_js_peer().await;
     let mut js = Proc::spawn(
-        format!("js listener ({})", security.word()),
-        node_peer(&["listen", "--security", security.word(), "--json"]),
+        format!("js listener ({})", security.cli()),
+        node_peer(&["listen", "--security", security.cli(), "--json"]),
     );
     let line = js.first_line(JS_DEADLINE).await;
     let (addr, js_id) = loopback_p2p_addr(&mut js, &line);
 
     let mut c = Proc::spawn(
-        format!("C ping dial ({}) to js {js_id}", security.word()),
-        c_ping(&["dial", &addr.to_string(), security.word()]),
+        format!("C ping dial ({}) to js {js_id}", security.cli()),
+        c_ping(&["dial", &addr.to_string(), security.cli()]),
     );
     let status = c.exit(DEADLINE).await;
     c.check_success(status);
@@ -828,12 +643,12 @@ async fn js_dials_c(security: Security) {
     let pings = JS_YAMUX_PINGS.to_string();
     let timeout_secs = JS_DEADLINE.as_secs().to_string();
     let mut js = Proc::spawn(
-        format!("js dial ({}) to C {c_id}", security.word()),
+        format!("js dial ({}) to C {c_id}", security.cli()),
         node_peer(&[
             "dial",
             &addr.to_string(),
             "--security",
-            security.word(),
+            security.cli(),
             "--yamux-ping",
             "--ping",
             &pings,
