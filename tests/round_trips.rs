@@ -381,6 +381,29 @@ fn memory_round_trip_table() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// A listener that now speaks only Noise and yamux, without early muxer negotiation.
+fn noise_yamux_listener() -> Config {
+    listener_for(&Peer {
+        security: &[NOISE],
+        muxers: &[YAMUX],
+        early_muxer: false,
+    })
+}
+
+/// A memory holding one choice for `peer`, agreed by multistream-select.
+fn remembering(peer: p2psec::PeerId, security: SecurityProtocol, muxer: &str) -> PeerMemory {
+    let mut memory = PeerMemory::default();
+    memory.insert(
+        peer,
+        Remembered {
+            security,
+            muxer: Some(muxer.into()),
+            muxer_selection: MuxerSelection::Multistream,
+        },
+    );
+    memory
+}
+
 /// A memory that went stale (the peer now refuses the remembered security protocol):
 /// the lazy dialer already sent that protocol's first message, so it fails with the
 /// typed error, the memory forgets the peer, and the re-dial with the full lists works
@@ -388,21 +411,9 @@ fn memory_round_trip_table() {
 #[test]
 fn stale_security_memory_fails_typed_then_the_redial_works() {
     let dialer = cli_dialer(true);
-    let listener = listener_for(&Peer {
-        security: &[NOISE],
-        muxers: &[YAMUX],
-        early_muxer: false,
-    });
+    let listener = noise_yamux_listener();
     let peer = listener.local_peer_id();
-    let mut memory = PeerMemory::default();
-    memory.insert(
-        peer,
-        Remembered {
-            security: TLS,
-            muxer: Some(YAMUX.into()),
-            muxer_selection: MuxerSelection::Multistream,
-        },
-    );
+    let mut memory = remembering(peer, TLS, YAMUX);
     let (_, outcome, recalled) = dial_with(&dialer, &listener, &mut memory, 30);
     assert!(recalled);
     let e = outcome.expect_err("the peer refused /tls/1.0.0");
@@ -430,21 +441,9 @@ fn stale_security_memory_fails_typed_then_the_redial_works() {
 #[test]
 fn stale_muxer_memory_fails_typed() {
     let dialer = cli_dialer(true);
-    let listener = listener_for(&Peer {
-        security: &[NOISE],
-        muxers: &[YAMUX],
-        early_muxer: false,
-    });
+    let listener = noise_yamux_listener();
     let peer = listener.local_peer_id();
-    let mut memory = PeerMemory::default();
-    memory.insert(
-        peer,
-        Remembered {
-            security: NOISE,
-            muxer: Some(MPLEX.into()),
-            muxer_selection: MuxerSelection::Multistream,
-        },
-    );
+    let mut memory = remembering(peer, NOISE, MPLEX);
     let (_, outcome, _) = dial_with(&dialer, &listener, &mut memory, 50);
     let e = outcome.expect_err("the peer refused /mplex/6.7.0");
     assert_eq!(
@@ -461,21 +460,9 @@ fn stale_muxer_memory_fails_typed() {
 #[test]
 fn patient_dialer_recovers_from_a_stale_memory_in_place() {
     let dialer = cli_dialer(false);
-    let listener = listener_for(&Peer {
-        security: &[NOISE],
-        muxers: &[YAMUX],
-        early_muxer: false,
-    });
+    let listener = noise_yamux_listener();
     let peer = listener.local_peer_id();
-    let mut memory = PeerMemory::default();
-    memory.insert(
-        peer,
-        Remembered {
-            security: TLS,
-            muxer: Some(MPLEX.into()),
-            muxer_selection: MuxerSelection::Multistream,
-        },
-    );
+    let mut memory = remembering(peer, TLS, MPLEX);
     let (_, outcome, recalled) = dial_with(&dialer, &listener, &mut memory, 60);
     assert!(recalled);
     let up = outcome.expect("recovered on the same connection");
