@@ -44,7 +44,12 @@
 //! Last lines: `ratio upgrades_per_sec_noise_vs_libp2p V`, `ratio
 //! upgrades_per_sec_tls_vs_libp2p V` (p2psec's rate over rust-libp2p's, medians over rounds
 //! of each round's ratio) and `bytes connection_heap V` (p2psec, per side, the larger of
-//! Noise and TLS). `P2PSEC_BENCH_QUICK=1` gives a short run (under a minute).
+//! Noise and TLS). Before them: throughput through the tokio adapter's stream over
+//! loopback (64 KiB writes one way, the reader reading 64 KiB at a time) against
+//! rust-libp2p's secured stream, `ratio adapter_throughput_{noise,tls}_vs_libp2p V`, and
+//! `bytes buffered_after_burst V`: what a p2psec stream still holds allocated once the
+//! transfers are over (its buffers are given back when idle). `P2PSEC_BENCH_QUICK=1`
+//! gives a short run (under a minute).
 
 use std::future::{poll_fn, Future};
 use std::hint::black_box;
@@ -334,6 +339,67 @@ fn heap_per<T>(rt: &Runtime, n: usize, mut make: impl FnMut() -> T) -> f64 {
     bytes
 }
 
+// ---------------------------------------------------------------- throughput
+
+/// Bytes per write and per read of the throughput runs: what a muxer hands a stream.
+const CHUNK: usize = 64 * 1024;
+
+/// Sends `total` bytes from `tx` to `rx` (tokio streams: p2psec's), both driven at once;
+/// returns the seconds taken.
+async fn p2p_transfer(
+    tx: &mut SecureStream<TcpStream>,
+    rx: &mut SecureStream<TcpStream>,
+    total: usize,
+) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = vec![7u8; CHUNK];
+    let start = std::time::Instant::now();
+    let send = async {
+        let mut sent = 0;
+        while sent < total {
+            tx.write_all(&data).await.expect("p2psec write");
+            sent += CHUNK;
+        }
+        tx.flush().await.expect("p2psec flush");
+    };
+    let receive = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut got = 0;
+        while got < total {
+            got += rx.read(&mut buf).await.expect("p2psec read");
+        }
+    };
+    tokio::join!(send, receive);
+    start.elapsed().as_secs_f64()
+}
+
+/// The same over rust-libp2p's secured streams (futures-io).
+async fn lib_transfer<D>(tx: &mut D, rx: &mut D, total: usize) -> f64
+where
+    D: futures::AsyncRead + futures::AsyncWrite + Unpin,
+{
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    let data = vec![7u8; CHUNK];
+    let start = std::time::Instant::now();
+    let send = async {
+        let mut sent = 0;
+        while sent < total {
+            tx.write_all(&data).await.expect("libp2p write");
+            sent += CHUNK;
+        }
+        tx.flush().await.expect("libp2p flush");
+    };
+    let receive = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut got = 0;
+        while got < total {
+            got += rx.read(&mut buf).await.expect("libp2p read");
+        }
+    };
+    futures::join!(send, receive);
+    start.elapsed().as_secs_f64()
+}
+
 // ---------------------------------------------------------------- main
 
 const NAMES: [&str; 5] = [
@@ -480,6 +546,61 @@ fn main() {
         println!("{name:<26} {n:>10.0} B {t:>10.0} B");
     }
 
+    // throughput through the adapter over loopback, against rust-libp2p's secured stream
+    // (both without a muxer), rounds interleaved; and what a burst leaves allocated
+    let total = if quick { 16 << 20 } else { 64 << 20 };
+    let mib = total as f64 / f64::from(1u32 << 20);
+    let (mut pn, mut pt) = rt.block_on(async { (p_noise.upgrade().await, p_tls.upgrade().await) });
+    let (mut ln, mut lt) = rt.block_on(async {
+        (
+            libp2p_secured(&bare, bare_addr, &ln_d, &ln_l).await,
+            libp2p_secured(&bare, bare_addr, &lt_d, &lt_l).await,
+        )
+    });
+    let mut runs: Vec<[f64; 4]> = Vec::new();
+    for _ in 0..rounds {
+        runs.push(rt.block_on(async {
+            [
+                mib / p2p_transfer(&mut pn.0, &mut pn.1, total).await,
+                mib / lib_transfer(&mut ln.0, &mut ln.1, total).await,
+                mib / p2p_transfer(&mut pt.0, &mut pt.1, total).await,
+                mib / lib_transfer(&mut lt.0, &mut lt.1, total).await,
+            ]
+        }));
+    }
+    let rate = |i: usize| median(runs.iter().map(|r| r[i]).collect());
+    let ratio = |a: usize, b: usize| median(runs.iter().map(|r| r[a] / r[b]).collect());
+    println!();
+    println!("throughput through the stream, loopback TCP, {mib:.0} MiB one way in 64 KiB writes, {rounds} rounds:");
+    println!("{:<26} {:>12} {:>12}", "", "noise", "tls");
+    println!(
+        "{:<26} {:>8.0} MiB/s {:>6.0} MiB/s",
+        "p2psec tokio adapter",
+        rate(0),
+        rate(2)
+    );
+    println!(
+        "{:<26} {:>8.0} MiB/s {:>6.0} MiB/s",
+        "rust-libp2p secured",
+        rate(1),
+        rate(3)
+    );
+    let after: usize = [&pn.0, &pn.1, &pt.0, &pt.1]
+        .iter()
+        .map(|s| s.buffered_capacity())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "buffers still allocated by a p2psec stream after the runs, idle: {after} B (largest of the four ends)"
+    );
+    drop((pn, pt, ln, lt));
+
+    println!(
+        "ratio adapter_throughput_noise_vs_libp2p {:.3}",
+        ratio(0, 1)
+    );
+    println!("ratio adapter_throughput_tls_vs_libp2p {:.3}", ratio(2, 3));
+    println!("bytes buffered_after_burst {after}");
     println!("ratio upgrades_per_sec_noise_vs_libp2p {noise_ratio:.3}");
     println!("ratio upgrades_per_sec_tls_vs_libp2p {tls_ratio:.3}");
     println!("bytes connection_heap {:.0}", p_noise_heap.max(p_tls_heap));

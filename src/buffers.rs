@@ -46,6 +46,19 @@ impl Plaintext {
         }
     }
 
+    /// Gives the allocation back when nothing waits (an idle connection keeps no room).
+    pub(crate) fn release(&mut self) {
+        if self.readable() == 0 {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// The bytes allocated.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Copies waiting bytes into `out`; returns how many.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let waiting = self.peek();
@@ -77,6 +90,18 @@ impl Outgoing {
     /// Bytes waiting.
     pub(crate) fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// Gives the allocation back when nothing waits.
+    pub(crate) fn release(&mut self) {
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+    }
+
+    /// The bytes allocated.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
     }
 
     /// Appends everything waiting to `out`; returns how many bytes. An empty `out` gets
@@ -128,6 +153,11 @@ mod tests {
         assert_eq!(p.readable(), 0);
         p.fill_end().extend_from_slice(b"x");
         assert_eq!(p.peek(), b"x");
+        p.release();
+        assert_eq!(p.peek(), b"x", "waiting bytes are kept");
+        p.consume(1);
+        p.release();
+        assert_eq!(p.capacity(), 0);
     }
 
     #[test]
@@ -145,5 +175,8 @@ mod tests {
         assert_eq!(o.poll_transmit(&mut out), 3);
         assert_eq!(out, b">abc");
         assert_eq!(o.len(), 0);
+        o.fill_end().reserve(100);
+        o.release();
+        assert_eq!(o.capacity(), 0);
     }
 }

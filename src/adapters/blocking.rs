@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+use core::task::Poll;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,7 @@ fn run<S: Read + Write + IoTimeouts, M: Upgrade>(
         }
         io.set_io_timeouts(Some(left))
     };
-    let mut driver = Driver::new(machine, super::READ_CHUNK);
+    let mut driver = Driver::new(machine, super::HANDSHAKE_READ_CHUNK);
     loop {
         match driver.next() {
             Step::Write(bytes) => {
@@ -167,6 +168,14 @@ impl<S: Read + Write> SecureStream<S> {
         &self.pump.info
     }
 
+    /// The bytes this connection's buffers have allocated now: a partly received frame,
+    /// ciphertext not yet written, plaintext not yet read. 0 once the connection is idle
+    /// (everything read and sent): buffers grow while data is in flight and are given
+    /// back after it.
+    pub fn buffered_capacity(&self) -> usize {
+        self.pump.buffered_capacity()
+    }
+
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.io
@@ -204,10 +213,11 @@ impl<S: Read + Write> Read for SecureStream<S> {
             // before blocking: output that reading queued (a TLS KeyUpdate answer) goes
             // out now, and a socket error is reported before any plaintext was taken
             self.flush_pending()?;
-            let space = self.pump.read_space();
-            match self.io.read(space) {
-                Ok(n) => self.pump.commit_read(n),
-                Err(e) => return Err(e),
+            // the read may block for long: what holds nothing is given back first
+            self.pump.idle();
+            let io = &mut self.io;
+            if let Poll::Ready(Err(e)) = self.pump.fill(|room| Poll::Ready(io.read(room))) {
+                return Err(e);
             }
         }
     }

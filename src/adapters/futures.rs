@@ -149,6 +149,14 @@ impl<S> SecureStream<S> {
         &self.pump.info
     }
 
+    /// The bytes this connection's buffers have allocated now: a partly received frame,
+    /// ciphertext not yet written, plaintext not yet read. 0 once the connection is idle
+    /// (everything read and sent): buffers grow while data is in flight and are given
+    /// back after it.
+    pub fn buffered_capacity(&self) -> usize {
+        self.pump.buffered_capacity()
+    }
+
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.io.0

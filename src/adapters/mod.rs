@@ -44,12 +44,11 @@
 //! | the stream's own errors | as the stream reported them |
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use std::io;
 
 use crate::identity::PeerId;
 use crate::upgrade::{
-    self, Error, MuxerSelection, PeerMemory, Remembered, SecureChannel, SecurityProtocol, Upgraded,
+    self, Error, MuxerSelection, PeerMemory, Remembered, SecurityProtocol, Upgraded,
 };
 
 pub mod blocking;
@@ -62,18 +61,23 @@ pub mod mplex;
 mod negotiate;
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 mod poll;
+mod pump;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 pub use negotiate::Negotiated;
+use pump::Pump;
 
-/// The default handshake deadline: 15 s, the inbound upgrade timeout of go-libp2p (js
-/// gives 10 s to inbound connections; rust-libp2p 20 s).
-pub const DEFAULT_HANDSHAKE_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(15);
+/// The default handshake deadline: 10 s, what rust-libp2p's `SwarmBuilder` gives a TCP
+/// connection's upgrade and js-libp2p an inbound one (go-libp2p gives 15 s). A peer that
+/// stalls or trickles its handshake is cut then.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(10);
 
-/// Bytes read from the socket at a time: one full Noise frame or four TLS records.
-const READ_CHUNK: usize = 64 * 1024;
+/// The room a handshake reads into at a time (the machine gathers longer messages over
+/// several reads): a Noise message or a TLS flight with an Ed25519 certificate fits, and
+/// hundreds of handshakes in progress hold little.
+const HANDSHAKE_READ_CHUNK: usize = 2 * 1024;
 
 /// What an upgrade agreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,114 +224,5 @@ fn drive_error(f: driver::Failure<Error>) -> io::Error {
     match f {
         driver::Failure::Eof => io_error(Error::UnexpectedEof),
         driver::Failure::Machine(e) => io_error(e),
-    }
-}
-
-/// What every adapter's stream holds besides the socket: the channel, the ciphertext read
-/// but not consumed yet, and the ciphertext not written yet. No I/O here.
-struct Pump {
-    channel: SecureChannel,
-    info: ConnectionInfo,
-    /// `inbuf[..filled]`: ciphertext from the socket the channel has not consumed; the
-    /// rest is zeroed room for the next read, kept so reads do not zero it again.
-    inbuf: Vec<u8>,
-    filled: usize,
-    /// Ciphertext for the socket: `out[out_pos..]` is still to be written.
-    out: Vec<u8>,
-    out_pos: usize,
-    /// The socket reached end of stream.
-    eof: bool,
-}
-
-impl Pump {
-    fn new(upgraded: Upgraded, mut inbuf: Vec<u8>, round_trips: u32) -> Self {
-        // the handshake's messages grew it; an idle connection should not keep that
-        inbuf.shrink_to_fit();
-        let info = ConnectionInfo {
-            remote_peer_id: upgraded.remote_peer_id,
-            security: upgraded.security,
-            muxer: upgraded.muxer,
-            muxer_selection: upgraded.muxer_selection,
-            round_trips,
-            recalled: false,
-        };
-        Self {
-            channel: upgraded.channel,
-            info,
-            filled: inbuf.len(),
-            inbuf,
-            out: Vec::new(),
-            out_pos: 0,
-            eof: false,
-        }
-    }
-
-    /// Plaintext for `buf` from what already arrived: `Some(n)` (with `Some(0)` the end
-    /// of the peer's data), or `None` when more ciphertext must be read first.
-    fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        if buf.is_empty() {
-            return Ok(Some(0));
-        }
-        loop {
-            if self.channel.readable() > 0 {
-                return self.channel.read(buf).map(Some).map_err(io_error);
-            }
-            let waiting = self.inbuf.get(..self.filled).unwrap_or_default();
-            let used = self.channel.handle_input(waiting).map_err(io_error)?;
-            if used > 0 {
-                // keep the unconsumed tail (at most one partial frame) at the front
-                self.inbuf.copy_within(used..self.filled, 0);
-                self.filled -= used;
-            }
-            if self.channel.readable() > 0 {
-                continue;
-            }
-            if self.channel.is_peer_closed() {
-                return Ok(Some(0));
-            }
-            if self.eof {
-                if self.filled == 0 && self.channel.buffered_input() == 0 {
-                    return Ok(Some(0));
-                }
-                return Err(io_error(Error::UnexpectedEof));
-            }
-            return Ok(None);
-        }
-    }
-
-    /// Room after the unconsumed ciphertext for the next socket read.
-    fn read_space(&mut self) -> &mut [u8] {
-        let want = self.filled + READ_CHUNK;
-        if self.inbuf.len() < want {
-            self.inbuf.resize(want, 0);
-        }
-        self.inbuf.get_mut(self.filled..).unwrap_or_default()
-    }
-
-    /// Keeps the `n` bytes the socket read into [`Pump::read_space`] (0: end of stream).
-    fn commit_read(&mut self, n: usize) {
-        self.filled = (self.filled + n).min(self.inbuf.len());
-        if n == 0 {
-            self.eof = true;
-        }
-    }
-
-    /// Encrypts what the channel takes of `data`.
-    fn write_plain(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.channel.write(data).map_err(io_error)
-    }
-
-    /// Ciphertext waiting for the socket (the channel's output moved behind ours).
-    fn pending(&mut self) -> &[u8] {
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        }
-        let _ = self.channel.poll_transmit(&mut self.out);
-        self.out.get(self.out_pos..).unwrap_or_default()
-    }
-
-    fn advance_out(&mut self, n: usize) {
-        self.out_pos = (self.out_pos + n).min(self.out.len());
     }
 }

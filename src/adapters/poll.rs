@@ -20,7 +20,7 @@ pub(super) trait AsyncIo: Unpin {
 /// Runs `machine` to completion over `io` (the caller bounds it with its runtime's
 /// timeout) and returns the stream state for the connection.
 pub(super) async fn upgrade<I: AsyncIo, M: Upgrade>(io: &mut I, machine: M) -> io::Result<Pump> {
-    let mut driver = Driver::new(machine, super::READ_CHUNK);
+    let mut driver = Driver::new(machine, super::HANDSHAKE_READ_CHUNK);
     drive(io, &mut driver, drive_error).await?;
     let mut pump = finish(driver)?;
     // the last handshake message may wait in the channel: the peer needs it to finish
@@ -105,11 +105,14 @@ pub(super) fn poll_read<I: AsyncIo>(
         if let Some(n) = pump.read_plain(buf)? {
             return Poll::Ready(Ok(n));
         }
-        let space = pump.read_space();
-        match io.poll_read(cx, space) {
-            Poll::Ready(Ok(n)) => pump.commit_read(n),
+        match pump.fill(|room| io.poll_read(cx, room)) {
+            Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                // nothing more to read for now: an idle connection keeps no buffers
+                pump.idle();
+                return Poll::Pending;
+            }
         }
     }
 }

@@ -22,7 +22,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::transport::{RecvHalf, SendHalf};
+use super::transport::{RecvHalf, SendHalf, LEN_PREFIX};
 use super::{Error, MAX_PLAINTEXT_LEN};
 use crate::buffers::{Outgoing, Plaintext};
 use crate::identity::{PeerId, PublicKey};
@@ -226,6 +226,29 @@ impl Session {
     /// what waits for `poll_transmit`.
     pub(crate) fn prepend_transmit(&mut self, earlier: Vec<u8>) {
         self.out.prepend(earlier);
+    }
+
+    /// The bytes the frame that starts with `head` takes in all (its 2-byte length prefix
+    /// included), or the prefix's 2 while `head` is shorter: a driver sizes its read room
+    /// by it instead of reading into a fixed 64 KiB.
+    pub fn frame_len(head: &[u8]) -> usize {
+        match *head {
+            [hi, lo, ..] => LEN_PREFIX + usize::from(u16::from_be_bytes([hi, lo])),
+            _ => LEN_PREFIX,
+        }
+    }
+
+    /// Gives back the allocations of buffers that hold nothing (read plaintext, sent
+    /// frames): call it when the connection goes idle, so an idle session holds no room.
+    pub fn shrink_buffers(&mut self) {
+        self.plain.release();
+        self.out.release();
+    }
+
+    /// The bytes the session's buffers have allocated (what a burst left behind until
+    /// [`Session::shrink_buffers`]).
+    pub fn buffer_capacity(&self) -> usize {
+        self.plain.capacity() + self.out.capacity()
     }
 
     /// We send nothing more: later `write`s are refused. Noise has no closing message, so

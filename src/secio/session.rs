@@ -177,6 +177,20 @@ impl Session {
         self.recv.end_of_stream().map_err(|e| self.fail(e))
     }
 
+    /// Gives back the allocations of buffers that hold nothing (read plaintext, sent
+    /// frames, no partial frame): call it when the connection goes idle.
+    pub fn shrink_buffers(&mut self) {
+        self.plain.release();
+        self.out.release();
+        self.recv.release();
+    }
+
+    /// The bytes the session's buffers have allocated (the partial frame gathered inside
+    /// included).
+    pub fn buffer_capacity(&self) -> usize {
+        self.plain.capacity() + self.out.capacity() + self.recv.buffered_capacity()
+    }
+
     /// Copies received plaintext into `buf`; returns how many bytes (0: nothing waiting).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if let Some(e) = &self.error {

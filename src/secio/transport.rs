@@ -380,10 +380,16 @@ impl RecvHalf {
         self.partial.len()
     }
 
-    /// The allocation behind the partial frame (tests check its bound).
-    #[cfg(test)]
+    /// The allocation behind the partial frame.
     pub(crate) fn buffered_capacity(&self) -> usize {
         self.partial.capacity()
+    }
+
+    /// Gives the partial frame's allocation back when no frame is partly received.
+    pub(crate) fn release(&mut self) {
+        if self.partial.is_empty() {
+            self.partial = Vec::new();
+        }
     }
 
     /// The peer's byte stream ended: an error (and poison) if it cut a frame short or if

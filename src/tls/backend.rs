@@ -115,6 +115,18 @@ mod imp {
         )
         .map_err(|_| ())
     }
+
+    /// Pays aws-lc's one-time start-up now: its random generator seeds itself on first
+    /// use, process-wide (measured: about 30 ms here, then about 1 µs per call), and the
+    /// first TLS handshake would otherwise carry it.
+    pub(in crate::tls) fn warm_up() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let mut byte = [0u8; 1];
+            // a failure here would fail the handshake's own draw just the same, named there
+            let _ = rand::fill(&mut byte);
+        });
+    }
 }
 
 #[cfg(all(feature = "tls-ring", not(feature = "aws-lc-rs")))]
@@ -206,6 +218,9 @@ mod imp {
             .copy_from_slice(tag.as_ref());
         Ok(())
     }
+
+    /// ring draws from the OS generator directly: nothing to warm up.
+    pub(in crate::tls) fn warm_up() {}
 }
 
 #[cfg(any(feature = "aws-lc-rs", feature = "tls-ring"))]

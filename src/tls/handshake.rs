@@ -71,11 +71,16 @@ struct Inner {
 impl Config {
     /// A configuration for `identity` with a new certificate valid at `now_unix` (Unix
     /// seconds, the caller's clock); the certificate key and serial come from `rng`.
+    ///
+    /// The first call in a process also pays the crypto backend's one-time start-up
+    /// (aws-lc-rs seeds its random generator on first use: about 30 ms), so that the first
+    /// handshake does not: a node builds its configuration at start-up.
     pub fn new<R: CryptoRng + ?Sized>(
         identity: &Keypair,
         now_unix: u64,
         rng: &mut R,
     ) -> Result<Self, Error> {
+        super::backend::warm_up();
         let certificate = Certificate::generate(identity, now_unix, rng)?;
         let local = LocalCert::new(&certificate)?;
         Ok(Self {

@@ -50,7 +50,6 @@
 //! caller's to handle: a stream that ends without close_notify may have been truncated).
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::certificate::Verified;
@@ -126,8 +125,8 @@ pub struct Session {
     rx: Keys,
     /// Sealed records for `poll_transmit`.
     out: Outgoing,
-    /// Opened plaintext: `plain[start..end]` waits for `read`. Allocated at
-    /// [`PLAINTEXT_BUFFER_LEN`] with the first record, then never resized.
+    /// Opened plaintext: `plain[start..end]` waits for `read`. Grown as records need it,
+    /// up to [`PLAINTEXT_BUFFER_LEN`]; given back by `shrink_buffers` once read.
     plain: Vec<u8>,
     start: usize,
     end: usize,
@@ -304,13 +303,18 @@ impl Session {
     /// its content type; returns 0 (its data waits for `read`).
     fn open_record(&mut self, record: &[u8]) -> Result<usize, Failure> {
         let inner_len = record.len().saturating_sub(RECORD_HEADER_LEN + TAG_LEN);
-        if self.plain.is_empty() {
-            self.plain = vec![0u8; PLAINTEXT_BUFFER_LEN];
-        }
         if self.end + inner_len > self.plain.len() {
             self.plain.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.end + inner_len > self.plain.len() {
+            // grown as records need it (at most PLAINTEXT_BUFFER_LEN: what waits is below
+            // MAX_BUFFERED_PLAINTEXT when a record is opened), not allocated whole up front
+            let grown = (self.plain.len() * 2)
+                .max(self.end + inner_len)
+                .min(PLAINTEXT_BUFFER_LEN);
+            self.plain.resize(grown.max(self.end + inner_len), 0);
         }
         let mut plain = core::mem::take(&mut self.plain);
         let room = plain.get_mut(self.end..).unwrap_or_default();
@@ -503,6 +507,37 @@ impl Session {
             }
             self.closed = true;
         }
+    }
+
+    /// The bytes the record that starts with `head` takes in all (its 5-byte header
+    /// included), or the header's 5 while `head` is shorter: a driver sizes its read room
+    /// by it instead of reading into a fixed 64 KiB.
+    pub fn frame_len(head: &[u8]) -> usize {
+        match *head {
+            [_, _, _, hi, lo, ..] => RECORD_HEADER_LEN + usize::from(u16::from_be_bytes([hi, lo])),
+            _ => RECORD_HEADER_LEN,
+        }
+    }
+
+    /// Gives back the allocations of buffers that hold nothing (read plaintext, sent
+    /// records, a finished post-handshake message): call it when the connection goes idle,
+    /// so an idle session holds no room.
+    pub fn shrink_buffers(&mut self) {
+        if self.readable() == 0 {
+            self.plain = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.handshake.is_empty() {
+            self.handshake = Vec::new();
+        }
+        self.out.release();
+    }
+
+    /// The bytes the session's buffers have allocated (what a burst left behind until
+    /// [`Session::shrink_buffers`]).
+    pub fn buffer_capacity(&self) -> usize {
+        self.plain.capacity() + self.handshake.capacity() + self.out.capacity()
     }
 
     /// Whether we closed (see [`Session::close`]).

@@ -333,6 +333,50 @@ impl SecureChannel {
         }
     }
 
+    /// The ciphertext bytes the frame (Noise) or record (TLS) that starts with `head`
+    /// takes in all, header included, or the header's length while `head` is shorter:
+    /// what a driver holding a partial frame must read next, so its read room is sized by
+    /// the frame instead of a fixed 64 KiB. `None` for SECIO, which gathers partial frames
+    /// itself (its `handle_input` consumes everything).
+    pub fn frame_len(&self, head: &[u8]) -> Option<usize> {
+        match &self.inner {
+            #[cfg(feature = "noise")]
+            Inner::Noise(_) => Some(crate::noise::Session::frame_len(head)),
+            #[cfg(feature = "tls")]
+            Inner::Tls(_) => Some(crate::tls::Session::frame_len(head)),
+            #[cfg(feature = "secio")]
+            Inner::Secio(_) => None,
+        }
+    }
+
+    /// Gives back the allocations of the session's buffers that hold nothing (plaintext
+    /// all read, output all taken): drivers call it when the connection goes idle, so a
+    /// burst's buffers do not stay with an idle connection.
+    pub fn shrink_buffers(&mut self) {
+        match &mut self.inner {
+            #[cfg(feature = "noise")]
+            Inner::Noise(s) => s.shrink_buffers(),
+            #[cfg(feature = "tls")]
+            Inner::Tls(s) => s.shrink_buffers(),
+            #[cfg(feature = "secio")]
+            Inner::Secio(s) => s.shrink_buffers(),
+        }
+    }
+
+    /// The bytes the session's buffers have allocated (received plaintext, sealed output,
+    /// SECIO's partial frame): what [`SecureChannel::shrink_buffers`] can give back once
+    /// they are empty.
+    pub fn buffer_capacity(&self) -> usize {
+        match &self.inner {
+            #[cfg(feature = "noise")]
+            Inner::Noise(s) => s.buffer_capacity(),
+            #[cfg(feature = "tls")]
+            Inner::Tls(s) => s.buffer_capacity(),
+            #[cfg(feature = "secio")]
+            Inner::Secio(s) => s.buffer_capacity(),
+        }
+    }
+
     /// Puts the upgrade's unsent output ahead of the session's own.
     pub(super) fn prepend_transmit(&mut self, earlier: Vec<u8>) {
         match &mut self.inner {

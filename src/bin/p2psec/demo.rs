@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use p2psec::adapters::{os_rng, unix_time_now};
+use p2psec::adapters::{os_rng, unix_time_now, DEFAULT_HANDSHAKE_TIMEOUT};
 use p2psec::identity::{KeyType, Keypair};
 use p2psec::upgrade::{Config, SecurityProtocol};
 use serde_json::json;
@@ -111,14 +111,20 @@ async fn one(protocol: SecurityProtocol, len: usize) -> Result<Row, CliError> {
     let server_config = listener_config.clone();
     let server = tokio::spawn(async move {
         let (conn, _) = tcp.accept().await.map_err(|e| e.to_string())?;
-        let (io, _) = net::accept(conn, &server_config).await?;
-        let (_muxer, task) = Muxer::start(io, false);
+        let (io, _) = net::accept(conn, &server_config, DEFAULT_HANDSHAKE_TIMEOUT).await?;
+        let (_muxer, task) = Muxer::start(io, false, None);
         let _ = task.await;
         Ok::<_, CliError>(())
     });
     let expected = listener_config.local_peer_id();
-    let (io, info, handshake) = net::dial(addr, &dialer_config, Some(expected)).await?;
-    let (muxer, task) = Muxer::start(io, true);
+    let (io, info, handshake) = net::dial(
+        addr,
+        &dialer_config,
+        Some(expected),
+        DEFAULT_HANDSHAKE_TIMEOUT,
+    )
+    .await?;
+    let (muxer, task) = Muxer::start(io, true, None);
     let rtts = net::ping(&muxer, 1, |_, _| {}).await?;
     let echo = net::echo(&muxer, len).await?;
     drop(muxer);

@@ -27,6 +27,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     let config = args.security.config()?;
+    let timeout = args.security.handshake_timeout;
     let addr: Multiaddr = args
         .addr
         .parse()
@@ -42,8 +43,10 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
         let (mut attempt, mut redialed) = (1, false);
         while attempt <= args.repeat {
             let (io, info, took) = match expected {
-                Some(peer) => net::dial_remembering(socket, &config, peer, &mut memory).await?,
-                None => net::dial(socket, &config, None).await?,
+                Some(peer) => {
+                    net::dial_remembering(socket, &config, peer, &mut memory, timeout).await?
+                }
+                None => net::dial(socket, &config, None, timeout).await?,
             };
             out.record(&[
                 ("event", json!("connected")),
@@ -84,7 +87,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
 
 /// What one dial does once upgraded: the pings, the echo, then a clean close.
 async fn session(io: net::Secured, args: &Args, out: &Output) -> Result<(), CliError> {
-    let (muxer, task) = Muxer::start(io, true);
+    let (muxer, task) = Muxer::start(io, true, None);
     if args.ping > 0 {
         net::ping(&muxer, args.ping, |seq, rtt| {
             out.record(&[

@@ -1,12 +1,27 @@
 //! `p2psec listen`: accept libp2p connections, upgrade them, and serve ping and echo on
 //! their yamux or mplex streams until killed.
+//!
+//! Limits, each stated as an option: every upgrade must finish within
+//! `--handshake-timeout`; at most `--max-pending` upgrades run at once, and a connection
+//! above that is closed at once (not queued: a queue would only make the flood's victims
+//! wait for their deadline); an upgraded connection that moves no byte for
+//! `--idle-timeout` is closed. The accept backlog is [`LISTEN_BACKLOG`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use p2psec::multiaddr::Multiaddr;
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Semaphore;
 
 use crate::net::{self, Muxer, SecurityArgs};
 use crate::output::{CliError, Output};
+
+/// The TCP accept backlog asked for (the kernel caps it at `net.core.somaxconn`, 4096 on
+/// current Linux): 1,000 simultaneous dials fit in it with room to spare.
+const LISTEN_BACKLOG: u32 = 4096;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -15,19 +30,43 @@ pub(crate) struct Args {
     addr: String,
     #[command(flatten)]
     security: SecurityArgs,
+    /// Upgrades allowed in progress at once; a connection above it is closed at once. A
+    /// handshake in progress holds about 10 KB, so the default bounds a flood of stalled
+    /// handshakes to about 5 MB, and leaves room for 64 honest upgrades at a time beside
+    /// 220 stalled ones (the load bench's case).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_pending: u32,
+    /// Seconds an upgraded connection may move no byte before it is closed (a peer that
+    /// stalls inside a frame moves none); 0: never. rust-libp2p's ping keeps a healthy
+    /// connection busy every 15 s.
+    #[arg(long, default_value = "300", value_parser = net::seconds)]
+    idle_timeout: Duration,
+}
+
+/// Binds with the stated backlog (tokio's `TcpListener::bind` would take its own).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     let config = args.security.config()?;
+    let handshake_timeout = args.security.handshake_timeout;
+    let idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     let addr: Multiaddr = args.addr.parse().map_err(|e| format!("--addr: {e}"))?;
     let socket = addr
         .tcp_socket_addr()
         .ok_or_else(|| format!("--addr {addr}: not an /ip4|/ip6/…/tcp/… address"))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let pending = Arc::new(Semaphore::new(args.max_pending as usize));
     runtime.block_on(async {
-        let listener = TcpListener::bind(socket)
-            .await
-            .map_err(|e| format!("listen on {socket}: {e}"))?;
+        let listener = bind(socket).map_err(|e| format!("listen on {socket}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let full = Multiaddr::from_tcp_socket_addr(bound).with_peer_id(&config.local_peer_id());
         // the first line is the address alone, so scripts can read it
@@ -41,10 +80,20 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
         }
         loop {
             let (tcp, from) = listener.accept().await.map_err(|e| e.to_string())?;
+            let Ok(permit) = pending.clone().try_acquire_owned() else {
+                // over the cap: closed now, so the dialer learns at once
+                drop(tcp);
+                eprintln!("connection from {from}: refused, --max-pending upgrades in progress");
+                continue;
+            };
             let config = config.clone();
             let json = out.json();
             tokio::spawn(async move {
-                match net::accept(tcp, &config).await {
+                // boxed: the handshake's state is freed once it is done, instead of
+                // staying in this task's frame for the connection's life
+                let upgraded = Box::pin(net::accept(tcp, &config, handshake_timeout)).await;
+                drop(permit);
+                match upgraded {
                     Ok((io, info)) => {
                         Output::new(json).record(&[
                             ("event", json!("connection")),
@@ -53,11 +102,8 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
                             ("security", json!(info.security.protocol_id())),
                             ("muxer", json!(info.muxer)),
                         ]);
-                        // the listener opens no streams; the task serves the peer's
-                        // (the handle lives as long as the connection: dropping it
-                        // would close the connection)
-                        let (_muxer, task) = Muxer::start(io, false);
-                        let _ = task.await;
+                        // the listener opens no streams; this task serves the peer's
+                        Muxer::serve_inbound(io, idle_timeout).await;
                     }
                     Err(e) => eprintln!("connection from {from}: {e}"),
                 }

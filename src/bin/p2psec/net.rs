@@ -15,6 +15,7 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::output::CliError;
 
+mod idle;
 mod muxer;
 
 pub(crate) use muxer::Muxer;
@@ -25,8 +26,6 @@ pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
 /// Echo: every byte of the stream written back until end of stream.
 pub(crate) const ECHO: &str = "/echo/1.0.0";
 const PING_LEN: usize = 32;
-/// Handshake deadline for every connection.
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The options `listen` and `dial` share.
 #[derive(clap::Args, Clone)]
@@ -49,6 +48,19 @@ pub(crate) struct SecurityArgs {
     /// Wait for every multistream answer (V1) instead of negotiating optimistically.
     #[arg(long)]
     pub(crate) no_optimistic: bool,
+    /// Seconds each connection's upgrade (security negotiation, handshake, muxer) may
+    /// take: a peer that stalls or trickles its handshake is cut then (rust-libp2p's and
+    /// js-libp2p's value).
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    pub(crate) handshake_timeout: Duration,
+}
+
+/// A duration given in seconds (decimals allowed), as the command line takes them.
+pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?}: out of range"))
 }
 
 fn err(e: impl std::fmt::Display) -> CliError {
@@ -107,13 +119,14 @@ pub(crate) async fn dial(
     addr: std::net::SocketAddr,
     config: &Config,
     expected: Option<p2psec::PeerId>,
+    timeout: Duration,
 ) -> Result<(Secured, ConnectionInfo, Duration), CliError> {
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
     let _ = tcp.set_nodelay(true);
     let start = Instant::now();
-    let stream = adapters::tokio::dial(tcp, config, expected, HANDSHAKE_TIMEOUT)
+    let stream = adapters::tokio::dial(tcp, config, expected, timeout)
         .await
         .map_err(upgrade_error)?;
     let elapsed = start.elapsed();
@@ -129,6 +142,7 @@ pub(crate) async fn dial_remembering(
     config: &Config,
     expected: p2psec::PeerId,
     memory: &mut PeerMemory,
+    timeout: Duration,
 ) -> Result<(Secured, ConnectionInfo, Duration), CliError> {
     let start = Instant::now();
     // a failed connect keeps its own message: it is not an upgrade failure
@@ -144,15 +158,14 @@ pub(crate) async fn dial_remembering(
             )),
         }
     };
-    let stream =
-        adapters::tokio::dial_with_memory(connect, config, expected, memory, HANDSHAKE_TIMEOUT)
-            .await
-            .map_err(
-                |e| match e.get_ref().and_then(|i| i.downcast_ref::<ConnectFailed>()) {
-                    Some(ConnectFailed(text)) => text.clone(),
-                    None => upgrade_error(e),
-                },
-            )?;
+    let stream = adapters::tokio::dial_with_memory(connect, config, expected, memory, timeout)
+        .await
+        .map_err(
+            |e| match e.get_ref().and_then(|i| i.downcast_ref::<ConnectFailed>()) {
+                Some(ConnectFailed(text)) => text.clone(),
+                None => upgrade_error(e),
+            },
+        )?;
     let elapsed = start.elapsed();
     let info = stream.info().clone();
     Ok((stream, info, elapsed))
@@ -170,13 +183,14 @@ impl std::fmt::Display for ConnectFailed {
 
 impl std::error::Error for ConnectFailed {}
 
-/// Accepts one upgrade on an accepted TCP connection.
+/// Accepts one upgrade on an accepted TCP connection, within `timeout`.
 pub(crate) async fn accept(
     tcp: TcpStream,
     config: &Config,
+    timeout: Duration,
 ) -> Result<(Secured, ConnectionInfo), CliError> {
     let _ = tcp.set_nodelay(true);
-    let stream = adapters::tokio::accept(tcp, config, HANDSHAKE_TIMEOUT)
+    let stream = adapters::tokio::accept(tcp, config, timeout)
         .await
         .map_err(upgrade_error)?;
     let info = stream.info().clone();

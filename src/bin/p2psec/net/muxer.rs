@@ -2,10 +2,11 @@
 //! which opens the streams the commands ask for and serves every inbound one.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::io::{AsyncRead, AsyncWrite};
 use p2psec::adapters::mplex::{MplexConnection, MplexStream};
@@ -13,8 +14,12 @@ use p2psec::adapters::tokio::negotiate_dialer;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
+use super::idle::{Activity, Tracked};
 use super::{serve, Secured};
 use crate::output::CliError;
+
+/// The upgraded connection as the muxer sees it: every byte marks it active.
+type Io = Tracked<Secured>;
 
 /// A request for an outbound stream, answered by the muxer's task.
 type OpenRequest = oneshot::Sender<Result<Stream, CliError>>;
@@ -76,21 +81,21 @@ pub(crate) struct Muxer {
 impl Muxer {
     /// Starts the muxer the upgrade agreed on `io` (yamux: client mode on the dialer's
     /// side, server on the listener's; mplex has no roles). The task ends when the
-    /// connection does.
-    pub(crate) fn start(io: Secured, dialer: bool) -> (Self, tokio::task::JoinHandle<()>) {
+    /// connection does, or when no byte moved for `idle_timeout`.
+    pub(crate) fn start(
+        io: Secured,
+        dialer: bool,
+        idle_timeout: Option<Duration>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = if io.info().muxer.as_deref() == Some(p2psec::mplex::MPLEX) {
-            tokio::spawn(drive(MplexConnection::new(io), rx))
-        } else {
-            let mode = if dialer {
-                yamux::Mode::Client
-            } else {
-                yamux::Mode::Server
-            };
-            let conn = yamux::Connection::new(io.compat(), yamux::Config::default(), mode);
-            tokio::spawn(drive(conn, rx))
-        };
+        let task = tokio::spawn(run(io, dialer, Some(rx), idle_timeout));
         (Self { open: tx }, task)
+    }
+
+    /// Serves the peer's streams on `io` until the connection ends or idles out, opening
+    /// none: a listener's connection, run in the caller's task (no second task, no handle).
+    pub(crate) async fn serve_inbound(io: Secured, idle_timeout: Option<Duration>) {
+        run(io, false, None, idle_timeout).await
     }
 
     /// Opens an outbound stream and agrees `protocol` on it (multistream-select V1).
@@ -115,6 +120,34 @@ impl Muxer {
     }
 }
 
+/// Runs the agreed muxer on `io`: opens the streams `requests` asks for (none without
+/// it) and serves the peer's.
+async fn run(
+    io: Secured,
+    dialer: bool,
+    requests: Option<mpsc::UnboundedReceiver<OpenRequest>>,
+    idle_timeout: Option<Duration>,
+) {
+    let activity = Activity::new();
+    let idle = idle_timeout.map(|limit| IdleLimit {
+        limit,
+        activity: activity.clone(),
+        timer: Box::pin(tokio::time::sleep(limit)),
+    });
+    let io = Tracked::new(io, activity);
+    if io.get_ref().info().muxer.as_deref() == Some(p2psec::mplex::MPLEX) {
+        drive(MplexConnection::new(io), requests, idle).await
+    } else {
+        let mode = if dialer {
+            yamux::Mode::Client
+        } else {
+            yamux::Mode::Server
+        };
+        let conn = yamux::Connection::new(io.compat(), yamux_config(), mode);
+        drive(conn, requests, idle).await
+    }
+}
+
 /// What [`drive`] needs of a muxer's connection.
 trait Connection {
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Result<Stream, CliError>>;
@@ -122,7 +155,7 @@ trait Connection {
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CliError>>;
 }
 
-impl Connection for yamux::Connection<Compat<Secured>> {
+impl Connection for yamux::Connection<Compat<Io>> {
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Result<Stream, CliError>> {
         self.poll_new_outbound(cx)
             .map(|r| r.map(Stream::Yamux).map_err(|e| format!("yamux: {e}")))
@@ -139,7 +172,7 @@ impl Connection for yamux::Connection<Compat<Secured>> {
     }
 }
 
-impl Connection for MplexConnection<Secured> {
+impl Connection for MplexConnection<Io> {
     fn poll_open(&mut self, _: &mut Context<'_>) -> Poll<Result<Stream, CliError>> {
         let opened = self.open_stream();
         Poll::Ready(
@@ -165,14 +198,27 @@ impl Connection for MplexConnection<Secured> {
 
 /// Opens the streams asked for and serves the peer's until the connection ends, or until
 /// every [`Muxer`] handle is gone: then it closes the connection.
-async fn drive<C: Connection>(mut conn: C, mut requests: mpsc::UnboundedReceiver<OpenRequest>) {
+async fn drive<C: Connection>(
+    mut conn: C,
+    mut requests: Option<mpsc::UnboundedReceiver<OpenRequest>>,
+    mut idle: Option<IdleLimit>,
+) {
     let mut waiting: VecDeque<OpenRequest> = VecDeque::new();
     let mut closing = false;
     let result = poll_fn(|cx| {
         if closing {
             return conn.poll_end(cx);
         }
-        loop {
+        if let Some(idle) = &mut idle {
+            if let Poll::Ready(()) = idle.poll_expired(cx) {
+                // dropping the connection closes the socket: a stalled peer gets no GoAway
+                return Poll::Ready(Err(format!(
+                    "no data moved for {} s (--idle-timeout): closed",
+                    idle.limit.as_secs_f64()
+                )));
+            }
+        }
+        while let Some(requests) = &mut requests {
             match requests.poll_recv(cx) {
                 Poll::Ready(Some(req)) => waiting.push_back(req),
                 Poll::Ready(None) => {
@@ -207,4 +253,34 @@ async fn drive<C: Connection>(mut conn: C, mut requests: mpsc::UnboundedReceiver
     if let Err(e) = result {
         eprintln!("connection ended: {e}");
     }
+}
+
+/// The idle timeout of one connection.
+struct IdleLimit {
+    limit: Duration,
+    activity: Activity,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl IdleLimit {
+    /// Ready once no byte moved for `limit`; else the timer is set for when that would be.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let idle_for = self.activity.idle_for();
+            if idle_for >= self.limit {
+                return Poll::Ready(());
+            }
+            let at = tokio::time::Instant::now() + (self.limit - idle_for);
+            self.timer.as_mut().reset(at);
+        }
+        Poll::Pending
+    }
+}
+
+/// yamux's settings for every connection: the defaults (256 KiB receive window per
+/// stream, grown up to 1 GiB in all by its auto-tuning only while a stream's reader keeps
+/// up); yamux allocates a stream's buffers only as data arrives, so an idle connection
+/// holds none of it.
+fn yamux_config() -> yamux::Config {
+    yamux::Config::default()
 }
