@@ -347,3 +347,211 @@ fn unknown_or_repeated_muxers_are_refused() {
         assert!(err.contains(needle), "{list}: {err}");
     }
 }
+
+// ---- the listener's limits: --max-pending, --handshake-timeout, --idle-timeout ----
+
+/// The TCP address of a listener's multiaddr.
+fn socket_of(addr: &str) -> std::net::SocketAddr {
+    let port = addr
+        .split('/')
+        .nth(4)
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no TCP port in {addr}"));
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Whether the listener's stderr says `needle` within a few seconds (it is read by a
+/// thread of its own, so a line may lag the event).
+fn says(listener: &Listening, needle: &str) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        if listener.stderr.lock().unwrap().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// How a raw TCP connection ends within `limit`: `Some(elapsed)` when the listener closed
+/// it (end of stream or reset), `None` if it was still open. Bytes it sends are skipped.
+fn closed_within(
+    tcp: &mut std::net::TcpStream,
+    limit: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    while start.elapsed() < limit {
+        let left = limit.saturating_sub(start.elapsed());
+        tcp.set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))
+            .expect("read timeout");
+        match tcp.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None
+            }
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+fn max_pending_refuses_the_connection_above_the_cap_and_admits_again_when_one_finishes() {
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let listener = listen(&[
+        "--security",
+        "noise",
+        "--max-pending",
+        "2",
+        "--handshake-timeout",
+        "60",
+    ]);
+    let at = socket_of(&listener.addr);
+    // two handshakes that never progress hold both places
+    let mut first = TcpStream::connect(at).expect("connect");
+    let mut second = TcpStream::connect(at).expect("connect");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = TcpStream::connect(at).expect("connect");
+    assert!(
+        closed_within(&mut third, Duration::from_secs(5)).is_some(),
+        "the connection above --max-pending was not closed; stderr: {}",
+        listener.stderr.lock().unwrap()
+    );
+    assert!(
+        says(&listener, "--max-pending"),
+        "{}",
+        listener.stderr.lock().unwrap()
+    );
+    assert_eq!(
+        closed_within(&mut first, Duration::from_millis(200)),
+        None,
+        "a pending one was cut"
+    );
+    assert_eq!(
+        closed_within(&mut second, Duration::from_millis(200)),
+        None,
+        "a pending one was cut"
+    );
+    // one finishes (its peer hangs up): the next upgrade is admitted
+    drop(first);
+    let mut records = Vec::new();
+    for _ in 0..25 {
+        let out = Command::new(env!("CARGO_BIN_EXE_p2psec"))
+            .args([
+                "dial",
+                &listener.addr,
+                "--security",
+                "noise",
+                "--ping",
+                "1",
+                "--json",
+            ])
+            .output()
+            .expect("run p2psec dial");
+        if out.status.success() {
+            records = json_lines(&out);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !records.is_empty(),
+        "no dial was admitted after a place freed; stderr: {}",
+        listener.stderr.lock().unwrap()
+    );
+    assert_eq!(records[0]["event"], "connected", "{records:?}");
+    drop(second);
+}
+
+#[test]
+fn a_stalled_handshake_is_cut_at_the_handshake_timeout() {
+    use std::time::Duration;
+    let listener = listen(&["--security", "noise", "--handshake-timeout", "1"]);
+    let mut tcp = std::net::TcpStream::connect(socket_of(&listener.addr)).expect("connect");
+    let cut = closed_within(&mut tcp, Duration::from_secs(20))
+        .expect("the stalled handshake was never cut");
+    assert!(
+        cut >= Duration::from_millis(500),
+        "cut after {cut:?}, before the deadline"
+    );
+    assert!(
+        says(&listener, "deadline"),
+        "{}",
+        listener.stderr.lock().unwrap()
+    );
+}
+
+#[test]
+fn an_upgraded_connection_stalled_inside_a_frame_is_cut_at_the_idle_timeout() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncReadExt;
+    let listener = listen(&["--security", "noise", "--idle-timeout", "1"]);
+    let at = socket_of(&listener.addr);
+    let expected: p2psec::PeerId = listener
+        .addr
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("peer id");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut rng = p2psec::adapters::os_rng();
+        let identity =
+            p2psec::identity::Keypair::generate(p2psec::identity::KeyType::Ed25519, &mut rng)
+                .expect("key");
+        let config =
+            p2psec::upgrade::Config::new(&identity, p2psec::adapters::unix_time_now(), &mut rng)
+                .expect("config")
+                .with_security([p2psec::upgrade::SecurityProtocol::Noise])
+                .expect("security");
+        let tcp = tokio::net::TcpStream::connect(at).await.expect("connect");
+        let mut secured =
+            p2psec::adapters::tokio::dial(tcp, &config, Some(expected), Duration::from_secs(10))
+                .await
+                .expect("upgrade");
+        assert_eq!(
+            secured.info().muxer.as_deref(),
+            Some(p2psec::upgrade::YAMUX)
+        );
+        // beneath the channel: the start of a frame whose rest never comes
+        let start = Instant::now();
+        secured
+            .get_ref()
+            .try_write(&[0x00, 0x40, 1, 2, 3])
+            .expect("raw write");
+        let mut buf = [0u8; 64];
+        let ended = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match secured.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        let cut = start.elapsed();
+        assert!(ended.is_ok(), "the stalled connection was never cut");
+        assert!(
+            cut >= Duration::from_millis(500),
+            "cut after {cut:?}, before the idle timeout"
+        );
+    });
+    assert!(
+        says(&listener, "--idle-timeout"),
+        "{}",
+        listener.stderr.lock().unwrap()
+    );
+}
