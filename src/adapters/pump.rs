@@ -2,13 +2,13 @@
 //! frame still on its way, and the ciphertext not written yet. No I/O here: the adapters
 //! hand [`Pump::fill`] their runtime's read call.
 //!
-//! Memory follows the data. An idle connection holds no buffer at all: reads with no frame
-//! partly received go into one room per thread ([`READ_CHUNK`], shared by every connection
-//! the thread drives); only the start of a frame whose rest has not arrived is kept per
-//! connection, in room that grows with the bytes that arrived (never to the length a
-//! header announces up front: a peer cannot make us hold 64 KiB by sending a header); and
-//! the channel's buffers are given back when the socket has nothing more to read or when
-//! everything was sent.
+//! Memory follows the data. An idle connection holds no buffer at all: every read goes
+//! into one room per thread ([`READ_CHUNK`], shared by every connection the thread
+//! drives), the channel takes whole frames straight from there, and only the start of a
+//! frame whose rest has not arrived is kept per connection, in room that grows with the
+//! bytes that arrived (never to the length a header announces up front: a peer cannot make
+//! us hold 64 KiB by sending a header); the channel's buffers are given back when the
+//! socket has nothing more to read or when everything was sent.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -21,9 +21,6 @@ use crate::upgrade::{Error, SecureChannel, Upgraded};
 
 /// The per-thread read room: one full Noise frame or four TLS records per read.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// The least room a partial frame grows by per read (then by what it holds: doubling).
-const MIN_FRAME_ROOM: usize = 4 * 1024;
 
 std::thread_local! {
     /// The read room of every connection this thread drives (taken for one read call,
@@ -101,16 +98,12 @@ impl Pump {
     }
 
     /// Reads ciphertext with `read` (the adapter's socket read into the room it is given;
-    /// `Ok(0)` is end of stream) and hands it to the channel. The room is the rest of a
-    /// partly received frame when one is (sized by its header, grown with what arrived),
-    /// else the thread's read room. Call it when [`Pump::read_plain`] says `None`.
+    /// `Ok(0)` is end of stream) into the thread's read room and hands it to the channel.
+    /// Call it when [`Pump::read_plain`] says `None`.
     pub(super) fn fill(
         &mut self,
         read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<()>> {
-        if let Some(total) = self.frame_rest() {
-            return self.fill_frame(total, read);
-        }
         let mut room = READ_ROOM.with(Cell::take);
         if room.len() < READ_CHUNK {
             room = vec![0; READ_CHUNK];
@@ -128,60 +121,49 @@ impl Pump {
         result
     }
 
-    /// The whole length of the partly received frame, when its header is in and some of
-    /// it is still to come.
-    fn frame_rest(&self) -> Option<usize> {
-        if self.partial.is_empty() {
-            return None;
-        }
-        let total = self.channel.frame_len(&self.partial)?;
-        (total > self.partial.len()).then_some(total)
-    }
-
-    /// Reads the rest of the partial frame (of `total` bytes) straight behind its start.
-    fn fill_frame(
-        &mut self,
-        total: usize,
-        read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
-    ) -> Poll<io::Result<()>> {
-        let have = self.partial.len();
-        let until = total.min(have + have.max(MIN_FRAME_ROOM));
-        self.partial.reserve_exact(until - have);
-        self.partial.resize(until, 0);
-        let result = read(self.partial.get_mut(have..).unwrap_or_default());
-        let n = match &result {
-            Poll::Ready(Ok(n)) => (*n).min(until - have),
-            _ => 0,
-        };
-        self.partial.truncate(have + n);
-        match result {
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                Poll::Ready(Ok(()))
+    /// Fresh ciphertext from the read room: a partly received frame is completed first
+    /// (its header, then the rest its header announces), then the channel takes whole
+    /// frames straight from the room; only the start of a frame is copied and kept.
+    fn absorb(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !self.partial.is_empty() && !data.is_empty() {
+            let total = match self.channel.frame_len(&self.partial) {
+                Some(total) if total > self.partial.len() => total,
+                _ => {
+                    // whole frames wait for room in the channel: keep the order
+                    self.partial.extend_from_slice(data);
+                    return Ok(());
+                }
+            };
+            let (head, rest) = data.split_at((total - self.partial.len()).min(data.len()));
+            self.keep(head, total);
+            data = rest;
+            if self.partial.len() == total && self.channel.frame_len(&self.partial) == Some(total) {
+                let used = self.channel.handle_input(&self.partial).map_err(io_error)?;
+                self.partial.drain(..used.min(self.partial.len()));
             }
-            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
         }
-    }
-
-    /// Fresh ciphertext read into the thread's room: the channel takes its whole frames
-    /// from there; what is left (a frame's start) is kept.
-    fn absorb(&mut self, data: &[u8]) -> io::Result<()> {
-        if !self.partial.is_empty() {
-            // whole frames still wait for the channel: keep the order
-            self.partial.extend_from_slice(data);
+        if data.is_empty() {
             return Ok(());
         }
         let used = self.channel.handle_input(data).map_err(io_error)?;
         let rest = data.get(used..).unwrap_or_default();
         if !rest.is_empty() {
-            let total = self.channel.frame_len(rest).unwrap_or(0).max(rest.len());
-            let room = total.min(rest.len() + rest.len().max(MIN_FRAME_ROOM));
-            self.partial.reserve_exact(room);
-            self.partial.extend_from_slice(rest);
+            let total = self.channel.frame_len(rest).unwrap_or(0);
+            self.keep(rest, total);
         }
         Ok(())
+    }
+
+    /// Appends `bytes` to the partial frame of `total` bytes. The allocation grows with
+    /// what arrived (doubling, never past the frame), not to the announced length up
+    /// front: a peer that sends a long frame's header holds room for what it sent.
+    fn keep(&mut self, bytes: &[u8], total: usize) {
+        let need = self.partial.len() + bytes.len();
+        if need > self.partial.capacity() {
+            let target = (self.partial.capacity() * 2).min(total).max(need);
+            self.partial.reserve_exact(target - self.partial.len());
+        }
+        self.partial.extend_from_slice(bytes);
     }
 
     /// The socket has nothing more to read now: give back what holds nothing.
