@@ -555,3 +555,61 @@ fn an_upgraded_connection_stalled_inside_a_frame_is_cut_at_the_idle_timeout() {
         listener.stderr.lock().unwrap()
     );
 }
+
+#[test]
+fn dial_as_listener_meets_listen_as_dialer() {
+    // hole punching's role override on both ends: the side that opened the connection
+    // runs the listener's upgrade, the side that accepted it the dialer's
+    for security in ["noise", "tls"] {
+        let listener = listen(&["--security", security, "--as-dialer"]);
+        let records = dial(
+            &listener.addr,
+            &[
+                "--security",
+                security,
+                "--as-listener",
+                "--ping",
+                "2",
+                "--echo",
+                "65536",
+            ],
+        );
+        assert_dialed(
+            &records,
+            &format!(
+                "/{}",
+                if security == "tls" {
+                    "tls/1.0.0"
+                } else {
+                    "noise"
+                }
+            ),
+            "/yamux/1.0.0",
+            2,
+            65536,
+        );
+    }
+    // a plain dialer against a listener that also runs the dialer's upgrade: both
+    // propose, neither answers as listener; the deadline ends it with a named error
+    let listener = listen(&[
+        "--security",
+        "noise",
+        "--as-dialer",
+        "--handshake-timeout",
+        "2",
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_p2psec"))
+        .args([
+            "dial",
+            &listener.addr,
+            "--security",
+            "noise",
+            "--handshake-timeout",
+            "2",
+        ])
+        .output()
+        .expect("run p2psec dial");
+    assert!(!out.status.success(), "two dialers agreed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("upgrade failed"), "{stderr}");
+}

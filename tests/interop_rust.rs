@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr};
+use libp2p::{identity::Keypair, multiaddr::Protocol, swarm::dial_opts::DialOpts, Multiaddr};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader},
@@ -164,19 +164,33 @@ async fn p2psec_dials_swarm(security: Security) {
     );
 }
 
+/// How the Swarm's dial runs the upgrade: as the dialer (the normal case), or as the
+/// listener (`DialOpts::override_role`, hole punching), p2psec then running the dialer's
+/// upgrade on the connection it accepted (`listen --as-dialer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SwarmRole {
+    Dialer,
+    OverriddenToListener,
+}
+
 async fn swarm_dials_p2psec(security: Security) {
-    let mut child = p2psec()
-        .args([
-            "listen",
-            "--addr",
-            "/ip4/127.0.0.1/tcp/0",
-            "--security",
-            security.cli(),
-            "--muxer",
-            "yamux",
-        ])
-        .spawn()
-        .expect("spawn p2psec listen");
+    swarm_dials_p2psec_as(security, SwarmRole::Dialer).await;
+}
+
+async fn swarm_dials_p2psec_as(security: Security, role: SwarmRole) {
+    let mut args = vec![
+        "listen",
+        "--addr",
+        "/ip4/127.0.0.1/tcp/0",
+        "--security",
+        security.cli(),
+        "--muxer",
+        "yamux",
+    ];
+    if role == SwarmRole::OverriddenToListener {
+        args.push("--as-dialer");
+    }
+    let mut child = p2psec().args(&args).spawn().expect("spawn p2psec listen");
     let stderr = drain(child.stderr.take().unwrap());
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let child = KillOnDrop(child);
@@ -199,7 +213,14 @@ async fn swarm_dials_p2psec(security: Security) {
     };
 
     let mut swarm = build_swarm(security);
-    swarm.dial(addr.clone()).expect("Swarm dial");
+    let opts = match role {
+        SwarmRole::Dialer => DialOpts::from(addr.clone()),
+        SwarmRole::OverriddenToListener => DialOpts::peer_id(expected)
+            .addresses(vec![addr.clone()])
+            .override_role()
+            .build(),
+    };
+    swarm.dial(opts).expect("Swarm dial");
     let mut swarm = RunningSwarm::spawn(swarm);
     let mut connected = false;
     let mut rtts = Vec::new();
@@ -234,7 +255,7 @@ async fn swarm_dials_p2psec(security: Security) {
         }
     }
     println!(
-        "{security:?}: Swarm {} dialed p2psec {expected}; ping rtts {rtts:?}",
+        "{security:?}: Swarm {} dialed p2psec {expected} (upgrade role {role:?}); ping rtts {rtts:?}",
         swarm.peer_id
     );
     drop(swarm);
@@ -287,6 +308,18 @@ async fn noise_swarm_dials_p2psec() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_swarm_dials_p2psec() {
     swarm_dials_p2psec(Security::Tls).await;
+}
+
+// hole punching's role override: the Swarm dials but runs the upgrade as the listener
+// (`DialOpts::override_role`), p2psec accepted the connection and runs it as the dialer
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noise_swarm_dials_p2psec_with_override_role() {
+    swarm_dials_p2psec_as(Security::Noise, SwarmRole::OverriddenToListener).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_swarm_dials_p2psec_with_override_role() {
+    swarm_dials_p2psec_as(Security::Tls, SwarmRole::OverriddenToListener).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

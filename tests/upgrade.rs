@@ -169,6 +169,54 @@ fn tls_dialer_rejects_an_unexpected_peer() {
     wrong_expected_peer(TLS);
 }
 
+// ---- 1b. the role override: a listener's upgrade on a connection it opened ----
+
+/// `Listener::for_outbound` checks the PeerId as a dialer does: the expected one
+/// completes (both sides agree), another fails the listener with the handshake's
+/// `UnexpectedPeer` naming both.
+fn outbound_listener_checks_the_peer(security: SecurityProtocol) {
+    let stranger = config(3).local_peer_id();
+    for optimistic in [true, false] {
+        for early in [true, false] {
+            let (dc, lc) = configs(&[security], &[security], optimistic, early);
+            let right = Some(dc.local_peer_id());
+            let dialer = Dialer::new(&dc, None, NOW, &mut TestRng(100)).expect("dialer");
+            let listener =
+                Listener::for_outbound(&lc, right, NOW, &mut TestRng(200)).expect("listener");
+            let (d, l) = run_to_the_end(dialer, listener);
+            let what = format!("{security} optimistic={optimistic} early={early}");
+            assert!(d.upgraded().is_some(), "{what}: dialer {:?}", d.error());
+            assert!(l.upgraded().is_some(), "{what}: listener {:?}", l.error());
+            assert_eq!(l.received, upgrade_pair::PING, "{what}");
+
+            let dialer = Dialer::new(&dc, None, NOW, &mut TestRng(100)).expect("dialer");
+            let listener = Listener::for_outbound(&lc, Some(stranger), NOW, &mut TestRng(200))
+                .expect("listener");
+            let (_, l) = run_to_the_end(dialer, listener);
+            let e = l.error().expect("the listener must fail");
+            let (expected, got) = match e {
+                Error::Noise(p2psec::noise::Error::UnexpectedPeer { expected, got }) => {
+                    (expected, got)
+                }
+                Error::Tls(p2psec::tls::Error::UnexpectedPeer { expected, got }) => (expected, got),
+                other => panic!("{what}: not the handshake's UnexpectedPeer: {other:?}"),
+            };
+            assert_eq!((*expected, *got), (stranger, dc.local_peer_id()), "{what}");
+            assert!(l.upgraded().is_none(), "{what}: the listener completed");
+        }
+    }
+}
+
+#[test]
+fn noise_outbound_listener_checks_the_peer() {
+    outbound_listener_checks_the_peer(NOISE);
+}
+
+#[test]
+fn tls_outbound_listener_checks_the_peer() {
+    outbound_listener_checks_the_peer(TLS);
+}
+
 /// The TLS client queues a fatal alert when the server proves another PeerId (as
 /// `tests/tls_handshake.rs` checks for `tls::Client`); the STYLE lets a failed machine send
 /// that one message, and the upgrade dialer must pass it on (regression: `Dialer::fail`

@@ -105,6 +105,34 @@ pub fn accept<S: Read + Write + IoTimeouts>(
     run(io, super::listener(config)?, timeout)
 }
 
+/// Upgrades a connection we opened as the *listener* (hole punching's role override:
+/// the peer runs the dialer's upgrade on the same connection); the remote must prove
+/// `expected_peer` if given, as with `dial`. Within `timeout`.
+pub fn dial_as_listener<S: Read + Write + IoTimeouts>(
+    io: S,
+    config: &Config,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(
+        io,
+        super::outbound_listener(config, expected_peer)?,
+        timeout,
+    )
+}
+
+/// Upgrades a connection we accepted as the *dialer* (the other half of the role
+/// override: the peer that opened it runs the listener's upgrade); the remote must prove
+/// `expected_peer` if given. Within `timeout`.
+pub fn accept_as_dialer<S: Read + Write + IoTimeouts>(
+    io: S,
+    config: &Config,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(io, super::dialer(config, expected_peer)?, timeout)
+}
+
 fn run<S: Read + Write + IoTimeouts, M: Upgrade>(
     mut io: S,
     machine: M,

@@ -16,6 +16,12 @@
 //! returning a `Negotiated`; `mplex` (features `tokio` and `mplex`) runs the mplex
 //! muxer's machine and hands out its streams.
 //!
+//! Hole punching (DCUtR) makes both peers dial, and one of them must run the upgrade as
+//! the listener: `dial_as_listener` runs the listener's upgrade on a connection we opened
+//! (checking the remote's PeerId as a dial does), `accept_as_dialer` the dialer's on one
+//! we accepted. Which side takes which role is the caller's agreement with the peer (DCUtR
+//! settles it); the streams they return are the same as `dial`'s and `accept`'s.
+//!
 //! Set `TCP_NODELAY` on TCP sockets: the dialer's last handshake message and its first
 //! application bytes are separate writes, and Nagle's algorithm would hold the second
 //! for a delayed ACK (about 40 ms on Linux).
@@ -210,6 +216,15 @@ fn observe_dial(
 /// A listener's upgrade, likewise.
 fn listener(config: &upgrade::Config) -> io::Result<upgrade::Listener> {
     upgrade::Listener::new(config, unix_time_now(), &mut os_rng()).map_err(io_error)
+}
+
+/// A listener's upgrade on a connection we opened (the hole-punch role override).
+fn outbound_listener(
+    config: &upgrade::Config,
+    expected: Option<PeerId>,
+) -> io::Result<upgrade::Listener> {
+    upgrade::Listener::for_outbound(config, expected, unix_time_now(), &mut os_rng())
+        .map_err(io_error)
 }
 
 /// The state for the connection once `driver`'s machine completed.

@@ -94,6 +94,35 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     run(io, super::listener(config)?, timeout).await
 }
 
+/// Upgrades a connection we opened as the *listener* (hole punching's role override:
+/// the peer runs the dialer's upgrade on the same connection); the remote must prove
+/// `expected_peer` if given, as with `dial`. Within `timeout`.
+pub async fn dial_as_listener<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: &Config,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(
+        io,
+        super::outbound_listener(config, expected_peer)?,
+        timeout,
+    )
+    .await
+}
+
+/// Upgrades a connection we accepted as the *dialer* (the other half of the role
+/// override: the peer that opened it runs the listener's upgrade); the remote must prove
+/// `expected_peer` if given. Within `timeout`.
+pub async fn accept_as_dialer<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: &Config,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(io, super::dialer(config, expected_peer)?, timeout).await
+}
+
 /// Agrees a protocol on `io` (a muxer's stream, say) as the multistream-select dialer:
 /// proposes `protocols` in order, waiting for each answer ([`Version::V1`]: what js and
 /// go listeners expect on a stream). Bytes read past the agreement are returned in

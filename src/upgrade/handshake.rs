@@ -162,24 +162,29 @@ impl Handshake {
     pub(super) fn listener(
         protocol: SecurityProtocol,
         config: &Config,
+        expected_peer: Option<PeerId>,
         now_unix: u64,
         ephemeral_secret: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
-        let _ = (config, now_unix, &ephemeral_secret);
+        let _ = (config, expected_peer, now_unix, &ephemeral_secret);
         match protocol {
             #[cfg(feature = "noise")]
-            SecurityProtocol::Noise => {
-                crate::noise::Responder::with_ephemeral_secret(&config.noise, ephemeral_secret)
-                    .map(Handshake::NoiseResponder)
-                    .map_err(Error::Noise)
-            }
+            SecurityProtocol::Noise => crate::noise::Responder::with_expected_peer(
+                &config.noise,
+                expected_peer,
+                ephemeral_secret,
+            )
+            .map(Handshake::NoiseResponder)
+            .map_err(Error::Noise),
             #[cfg(feature = "tls")]
-            SecurityProtocol::Tls => crate::tls::Server::new(&config.tls, now_unix)
-                .map(Handshake::TlsServer)
-                .map_err(Error::Tls),
+            SecurityProtocol::Tls => {
+                crate::tls::Server::with_expected_peer(&config.tls, expected_peer, now_unix)
+                    .map(Handshake::TlsServer)
+                    .map_err(Error::Tls)
+            }
             #[cfg(feature = "secio")]
             SecurityProtocol::Secio => {
-                crate::secio::Handshake::with_seed(&config.secio, None, ephemeral_secret)
+                crate::secio::Handshake::with_seed(&config.secio, expected_peer, ephemeral_secret)
                     .map(Handshake::Secio)
                     .map_err(Error::Secio)
             }

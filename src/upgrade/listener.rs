@@ -11,6 +11,7 @@ use super::channel::SecureChannel;
 use super::core::{write_all, Core, Role, Settled, Stage};
 use super::handshake::Handshake;
 use super::{Config, Error, Event, MuxerSelection, SecurityProtocol, Upgraded};
+use crate::identity::PeerId;
 use crate::multistream;
 
 /// The listener's side of the connection upgrade.
@@ -30,8 +31,11 @@ use crate::multistream;
 /// multistream `na` goes out before the failure it leads to; a TLS alert).
 pub struct Listener(Core<ListenerRole>);
 
-/// The listener adds nothing to the shared state.
-pub(super) struct ListenerRole;
+/// What the listener adds to the shared state: the PeerId it must see, when it runs on a
+/// connection it opened (the role override of hole punching).
+pub(super) struct ListenerRole {
+    expected_peer: Option<PeerId>,
+}
 
 impl Listener {
     /// An upgrade as listener at `now_unix` (Unix seconds: certificates are checked then).
@@ -52,9 +56,47 @@ impl Listener {
         now_unix: u64,
         seed: Zeroizing<[u8; 32]>,
     ) -> Result<Self, Error> {
+        Self::build(config, None, now_unix, seed)
+    }
+
+    /// The upgrade as listener on a connection *we* opened: hole punching's role override
+    /// (DCUtR: both peers dial, one of them must run the upgrade as the listener;
+    /// rust-libp2p's `DialOpts::override_role`, go-libp2p's simultaneous-connect role).
+    /// As a dialer does, it ends the upgrade with the handshake's `UnexpectedPeer` error if
+    /// the remote proves another identity than `expected_peer` (the address's `/p2p/`
+    /// part). The other way round, an accepted connection that must run the upgrade as
+    /// the dialer takes a plain [`Dialer`](super::Dialer).
+    pub fn for_outbound<R: CryptoRng + ?Sized>(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut secret[..]);
+        Self::build(config, expected_peer, now_unix, secret)
+    }
+
+    /// [`Listener::for_outbound`] with the 32 random bytes given instead of drawn.
+    pub fn for_outbound_with_seed(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        Self::build(config, expected_peer, now_unix, seed)
+    }
+
+    fn build(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
         let ids = config.security.iter().map(|p| p.protocol_id());
         let mss = multistream::Listener::new(ids).map_err(Error::SecurityNegotiation)?;
-        Core::new(config, now_unix, seed, mss, ListenerRole).map(Self)
+        let role = ListenerRole { expected_peer };
+        Core::new(config, now_unix, seed, mss, role).map(Self)
     }
 
     /// Feeds bytes from the peer; returns how many were consumed (never past the end of
@@ -150,7 +192,8 @@ impl Role for ListenerRole {
             .ok_or(Error::ApiMisuse("multistream agreed an unknown protocol"))?;
         core.events.push_back(Event::SecurityAgreed(protocol));
         let secret = core.take_ephemeral_secret()?;
-        let hs = Handshake::listener(protocol, &core.config, core.now_unix, secret)?;
+        let expected = core.role.expected_peer;
+        let hs = Handshake::listener(protocol, &core.config, expected, core.now_unix, secret)?;
         Ok((Stage::Handshake(protocol, hs), true))
     }
 

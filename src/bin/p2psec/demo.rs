@@ -111,7 +111,13 @@ async fn one(protocol: SecurityProtocol, len: usize) -> Result<Row, CliError> {
     let server_config = listener_config.clone();
     let server = tokio::spawn(async move {
         let (conn, _) = tcp.accept().await.map_err(|e| e.to_string())?;
-        let (io, _) = net::accept(conn, &server_config, DEFAULT_HANDSHAKE_TIMEOUT).await?;
+        let (io, _) = net::accept(
+            conn,
+            &server_config,
+            DEFAULT_HANDSHAKE_TIMEOUT,
+            net::Role::Listener,
+        )
+        .await?;
         let (_muxer, task) = Muxer::start(io, false, None);
         let _ = task.await;
         Ok::<_, CliError>(())

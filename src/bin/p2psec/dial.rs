@@ -4,7 +4,7 @@ use p2psec::multiaddr::Multiaddr;
 use p2psec::upgrade::PeerMemory;
 use serde_json::json;
 
-use crate::net::{self, ms, Muxer, SecurityArgs};
+use crate::net::{self, ms, Muxer, Role, SecurityArgs};
 use crate::output::{CliError, Output};
 
 #[derive(clap::Args)]
@@ -23,11 +23,23 @@ pub(crate) struct Args {
     /// after the first propose what the peer accepted before (one round trip).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
+    /// Run the upgrade as its listener on this outbound connection (hole punching's role
+    /// override: the peer, which accepted it, runs the dialer's upgrade, e.g. `p2psec
+    /// listen --as-dialer` or a rust-libp2p Swarm dialing with `override_role`). The
+    /// PeerId in the address is still checked; no peer memory (the listener proposes
+    /// nothing).
+    #[arg(long, conflicts_with = "repeat")]
+    as_listener: bool,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     let config = args.security.config()?;
     let timeout = args.security.handshake_timeout;
+    let role = if args.as_listener {
+        Role::Listener
+    } else {
+        Role::Dialer
+    };
     let addr: Multiaddr = args
         .addr
         .parse()
@@ -42,11 +54,11 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     runtime.block_on(async {
         let (mut attempt, mut redialed) = (1, false);
         while attempt <= args.repeat {
-            let (io, info, took) = match expected {
-                Some(peer) => {
+            let (io, info, took) = match (expected, role) {
+                (Some(peer), Role::Dialer) => {
                     net::dial_remembering(socket, &config, peer, &mut memory, timeout).await?
                 }
-                None => net::dial(socket, &config, None, timeout).await?,
+                _ => net::dial_in_role(socket, &config, expected, timeout, role).await?,
             };
             out.record(&[
                 ("event", json!("connected")),
@@ -66,7 +78,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
                 ),
                 ("handshake_ms", json!(ms(took))),
             ]);
-            match session(io, &args, out).await {
+            match session(io, &args, role, out).await {
                 Ok(()) => attempt += 1,
                 // a remembered muxer the peer refused shows only once the streams run
                 // (the adapter redials a refused security protocol itself): forget it
@@ -86,8 +98,9 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
 }
 
 /// What one dial does once upgraded: the pings, the echo, then a clean close.
-async fn session(io: net::Secured, args: &Args, out: &Output) -> Result<(), CliError> {
-    let (muxer, task) = Muxer::start(io, true, None);
+async fn session(io: net::Secured, args: &Args, role: Role, out: &Output) -> Result<(), CliError> {
+    // yamux's client is the upgrade's dialer, whichever side opened the connection
+    let (muxer, task) = Muxer::start(io, role == Role::Dialer, None);
     if args.ping > 0 {
         net::ping(&muxer, args.ping, |seq, rtt| {
             out.record(&[

@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
-use crate::net::{self, Muxer, SecurityArgs};
+use crate::net::{self, Muxer, Role, SecurityArgs};
 use crate::output::{CliError, Output};
 
 /// The TCP accept backlog asked for (the kernel caps it at `net.core.somaxconn`, 4096 on
@@ -41,6 +41,11 @@ pub(crate) struct Args {
     /// connection busy every 15 s.
     #[arg(long, default_value = "300", value_parser = net::seconds)]
     idle_timeout: Duration,
+    /// Run the upgrade of every accepted connection as its dialer (hole punching's role
+    /// override: the peer that opened the connection runs the listener's upgrade, e.g. a
+    /// rust-libp2p Swarm dialing with `override_role`, or `p2psec dial --as-listener`).
+    #[arg(long)]
+    as_dialer: bool,
 }
 
 /// Binds with the stated backlog (tokio's `TcpListener::bind` would take its own).
@@ -59,6 +64,11 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     let config = args.security.config()?;
     let handshake_timeout = args.security.handshake_timeout;
     let idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
+    let role = if args.as_dialer {
+        Role::Dialer
+    } else {
+        Role::Listener
+    };
     let addr: Multiaddr = args.addr.parse().map_err(|e| format!("--addr: {e}"))?;
     let socket = addr
         .tcp_socket_addr()
@@ -91,7 +101,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
             tokio::spawn(async move {
                 // boxed: the handshake's state is freed once it is done, instead of
                 // staying in this task's frame for the connection's life
-                let upgraded = Box::pin(net::accept(tcp, &config, handshake_timeout)).await;
+                let upgraded = Box::pin(net::accept(tcp, &config, handshake_timeout, role)).await;
                 drop(permit);
                 match upgraded {
                     Ok((io, info)) => {
@@ -103,7 +113,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
                             ("muxer", json!(info.muxer)),
                         ]);
                         // the listener opens no streams; this task serves the peer's
-                        Muxer::serve_inbound(io, idle_timeout).await;
+                        Muxer::serve_inbound(io, role == Role::Dialer, idle_timeout).await;
                     }
                     Err(e) => eprintln!("connection from {from}: {e}"),
                 }

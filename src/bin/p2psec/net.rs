@@ -121,14 +121,36 @@ pub(crate) async fn dial(
     expected: Option<p2psec::PeerId>,
     timeout: Duration,
 ) -> Result<(Secured, ConnectionInfo, Duration), CliError> {
+    dial_in_role(addr, config, expected, timeout, Role::Dialer).await
+}
+
+/// Which side of the upgrade a connection runs: normally the one of its TCP role; hole
+/// punching may make the side that opened it run the listener's (`dial --as-listener`)
+/// and the side that accepted it the dialer's (`listen --as-dialer`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Role {
+    Dialer,
+    Listener,
+}
+
+/// [`dial`], with the upgrade run as `role`.
+pub(crate) async fn dial_in_role(
+    addr: std::net::SocketAddr,
+    config: &Config,
+    expected: Option<p2psec::PeerId>,
+    timeout: Duration,
+    role: Role,
+) -> Result<(Secured, ConnectionInfo, Duration), CliError> {
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
     let _ = tcp.set_nodelay(true);
     let start = Instant::now();
-    let stream = adapters::tokio::dial(tcp, config, expected, timeout)
-        .await
-        .map_err(upgrade_error)?;
+    let upgraded = match role {
+        Role::Dialer => adapters::tokio::dial(tcp, config, expected, timeout).await,
+        Role::Listener => adapters::tokio::dial_as_listener(tcp, config, expected, timeout).await,
+    };
+    let stream = upgraded.map_err(upgrade_error)?;
     let elapsed = start.elapsed();
     let info = stream.info().clone();
     Ok((stream, info, elapsed))
@@ -183,16 +205,19 @@ impl std::fmt::Display for ConnectFailed {
 
 impl std::error::Error for ConnectFailed {}
 
-/// Accepts one upgrade on an accepted TCP connection, within `timeout`.
+/// Accepts one upgrade on an accepted TCP connection, within `timeout`, run as `role`.
 pub(crate) async fn accept(
     tcp: TcpStream,
     config: &Config,
     timeout: Duration,
+    role: Role,
 ) -> Result<(Secured, ConnectionInfo), CliError> {
     let _ = tcp.set_nodelay(true);
-    let stream = adapters::tokio::accept(tcp, config, timeout)
-        .await
-        .map_err(upgrade_error)?;
+    let upgraded = match role {
+        Role::Listener => adapters::tokio::accept(tcp, config, timeout).await,
+        Role::Dialer => adapters::tokio::accept_as_dialer(tcp, config, None, timeout).await,
+    };
+    let stream = upgraded.map_err(upgrade_error)?;
     let info = stream.info().clone();
     Ok((stream, info))
 }

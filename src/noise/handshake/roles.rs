@@ -135,6 +135,18 @@ impl Responder {
         Core::new(config, false, None, ephemeral_secret).map(Self)
     }
 
+    /// [`Responder::with_ephemeral_secret`] that, as an initiator does, ends the handshake
+    /// with [`Error::UnexpectedPeer`] if the initiator proves another identity than
+    /// `expected_peer`: for the side that opened the connection but runs the handshake as
+    /// responder (hole punching's role override).
+    pub fn with_expected_peer(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        ephemeral_secret: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        Core::new(config, false, expected_peer, ephemeral_secret).map(Self)
+    }
+
     /// Feeds bytes from the initiator; returns how many were consumed (messages 1 and 3
     /// whole, never past message 3).
     pub fn handle_input(&mut self, bytes: &[u8]) -> Result<usize, Error> {

@@ -123,11 +123,24 @@ impl Server {
     /// A handshake as server at `now_unix` (Unix seconds, the caller's clock: the
     /// client's certificate must be valid then); waits for the ClientHello.
     pub fn new(config: &Config, now_unix: u64) -> Result<Self, Error> {
+        Self::with_expected_peer(config, None, now_unix)
+    }
+
+    /// [`Server::new`] that, as a client does, ends the handshake with
+    /// [`Error::UnexpectedPeer`] if the client proves another identity than
+    /// `expected_peer`: for the side that opened the connection but runs the handshake as
+    /// server (hole punching's role override).
+    pub fn with_expected_peer(
+        config: &Config,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+    ) -> Result<Self, Error> {
         let alpn = config.alpn(now_unix)?;
         let engine = Engine::server(
             &config.inner.local,
             config.inner.verified.clone(),
             alpn,
+            expected_peer,
             now_unix,
         )?;
         Ok(Self(Core::new(engine)))

@@ -84,14 +84,16 @@ impl Engine {
         ))
     }
 
-    /// A server supporting `supported_alpn` (non-empty); waits for the ClientHello.
+    /// A server supporting `supported_alpn` (non-empty); waits for the ClientHello. With
+    /// `expected`, the client must prove that PeerId.
     pub(in crate::tls) fn server(
         local: &LocalCert,
         cache: Arc<VerifiedCache>,
         supported_alpn: Vec<Vec<u8>>,
+        expected: Option<PeerId>,
         now_unix: u64,
     ) -> Result<Self, Error> {
-        let verifier = Arc::new(Libp2pVerifier::new(now_unix, None, cache));
+        let verifier = Arc::new(Libp2pVerifier::new(now_unix, expected, cache));
         let pending = Pending {
             acceptor: Box::default(),
             local: local.clone(),

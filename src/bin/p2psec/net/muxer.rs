@@ -94,8 +94,9 @@ impl Muxer {
 
     /// Serves the peer's streams on `io` until the connection ends or idles out, opening
     /// none: a listener's connection, run in the caller's task (no second task, no handle).
-    pub(crate) async fn serve_inbound(io: Secured, idle_timeout: Option<Duration>) {
-        run(io, false, None, idle_timeout).await
+    /// `dialer`: the upgrade ran as dialer (yamux's client mode).
+    pub(crate) async fn serve_inbound(io: Secured, dialer: bool, idle_timeout: Option<Duration>) {
+        run(io, dialer, None, idle_timeout).await
     }
 
     /// Opens an outbound stream and agrees `protocol` on it (multistream-select V1).
