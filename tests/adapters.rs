@@ -1387,3 +1387,73 @@ async fn async_std_close_ends_a_noise_stream() {
         .await
         .expect("hung");
 }
+
+// ---------------------------------------------------------------------------------------
+// hole punching's role override: the side that opened the connection runs the listener's
+// upgrade (`dial_as_listener`), the side that accepted it the dialer's (`accept_as_dialer`)
+
+/// Opens a connection with `adapter`'s `dial_as_listener` (expecting `expected`) while a
+/// thread accepts it with the blocking `accept_as_dialer`: what each side agreed.
+fn role_override_with(
+    adapter: Adapter,
+    opener: &Config,
+    acceptor: &Config,
+    expected: PeerId,
+) -> (io::Result<ConnectionInfo>, io::Result<ConnectionInfo>) {
+    let (listener, addr) = bind();
+    let acceptor = acceptor.clone();
+    let opener_id = opener.local_peer_id();
+    let accepting = spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        blocking::accept_as_dialer(tcp, &acceptor, Some(opener_id), HANDSHAKE)
+            .map(|s| s.info().clone())
+    });
+    let opened = match adapter {
+        Adapter::Blocking => {
+            let tcp = TcpStream::connect(addr).expect("connect");
+            blocking::dial_as_listener(tcp, opener, Some(expected), HANDSHAKE)
+                .map(|s| s.info().clone())
+        }
+        Adapter::Tokio => tokio_runtime().block_on(async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            tio::dial_as_listener(tcp, opener, Some(expected), HANDSHAKE)
+                .await
+                .map(|s| s.info().clone())
+        }),
+        Adapter::AsyncStd => async_std::task::block_on(async {
+            let tcp = async_std::net::TcpStream::connect(addr)
+                .await
+                .expect("connect");
+            fio::dial_as_listener(tcp, opener, Some(expected), HANDSHAKE)
+                .await
+                .map(|s| s.info().clone())
+        }),
+    };
+    (opened, accepting.join())
+}
+
+#[test]
+fn role_override_upgrades_with_the_roles_swapped_and_checks_the_peer() {
+    for adapter in ADAPTERS {
+        for security in BOTH {
+            within(move || {
+                let (opener, acceptor) = (config(security), config(security));
+                let ids = (acceptor.local_peer_id(), opener.local_peer_id());
+                let (opened, accepted) =
+                    role_override_with(adapter, &opener, &acceptor, acceptor.local_peer_id());
+                let what = format!("{adapter:?} {security:?}");
+                let (opened, accepted) = (
+                    opened.unwrap_or_else(|e| panic!("{what}: opener {e}")),
+                    accepted.unwrap_or_else(|e| panic!("{what}: acceptor {e}")),
+                );
+                // the acceptor ran the dialer's upgrade, so it is the "dialer" here
+                check_infos(security, MuxerSelection::Early, &accepted, &opened, ids);
+
+                // the opener expects someone else: its (listener's) upgrade refuses
+                let (opened, _) = role_override_with(adapter, &opener, &acceptor, other_peer_id());
+                let e = fails(opened, io::ErrorKind::PermissionDenied, &what);
+                assert!(inner(&e).is_unexpected_peer(), "{what}: {e}");
+            });
+        }
+    }
+}
