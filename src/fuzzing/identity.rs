@@ -5,8 +5,18 @@
 /// A `PublicKey` protobuf from the peer: decoding never panics, and whatever decodes
 /// re-encodes to exactly the same bytes (strictness), with a PeerId that parses back.
 pub fn identity_public_key(data: &[u8]) {
-    use crate::identity::{PeerId, PublicKey};
-    if let Ok(key) = PublicKey::try_decode_protobuf(data) {
+    use crate::identity::{KeyPolicy, PeerId, PublicKey};
+    let strict = PublicKey::try_decode_protobuf(data);
+    let lenient = PublicKey::try_decode_protobuf_with(data, KeyPolicy::allowing_legacy_rsa_1024());
+    // the lenient policy only ever adds keys
+    if let Ok(key) = &strict {
+        assert_eq!(
+            lenient.as_ref().ok(),
+            Some(key),
+            "allowing legacy RSA refused a key"
+        );
+    }
+    if let Ok(key) = lenient {
         assert_eq!(key.encode_protobuf(), data, "accepted a non-canonical key");
         let id = key.to_peer_id();
         assert_eq!(PeerId::try_from_bytes(id.as_bytes()), Ok(id));

@@ -104,10 +104,20 @@ pub enum Error {
     /// The public half stored with an Ed25519 private key does not match its seed. Code 1113.
     #[error("Ed25519 private key's public half does not match its seed")]
     KeyPairMismatch,
-    /// An RSA modulus outside the sizes libp2p implementations accept (2048 to 8192 bits).
-    /// Code 1303.
+    /// An RSA modulus outside the sizes libp2p implementations accept (2048 to 8192 bits;
+    /// 1024 to 2047 is [`Error::LegacyRsaKey`]). Code 1303.
     #[error("RSA key of {bits} bits is outside 2048..=8192")]
     RsaKeySize {
+        /// The modulus size.
+        bits: usize,
+    },
+    /// A peer's RSA key of 1024 to 2047 bits: the size old js-libp2p and go-libp2p nodes
+    /// still use, refused unless the handshake allows legacy RSA keys
+    /// ([`KeyPolicy::allowing_legacy_rsa_1024`](super::KeyPolicy)). Code 1304.
+    #[error(
+        "RSA key of {bits} bits is below 2048: a legacy size, refused unless legacy RSA keys are allowed"
+    )]
+    LegacyRsaKey {
         /// The modulus size.
         bits: usize,
     },
@@ -183,9 +193,10 @@ impl Error {
             | Error::WrongCidCodec { .. }
             | Error::InvalidMultiaddr { .. } => Fault::InvalidMessage,
             Error::InvalidSignature { .. } => Fault::PeerMisbehaved,
-            Error::UnsupportedKeyType(_) | Error::UnsupportedCurve | Error::RsaKeySize { .. } => {
-                Fault::PeerIncompatible
-            }
+            Error::UnsupportedKeyType(_)
+            | Error::UnsupportedCurve
+            | Error::RsaKeySize { .. }
+            | Error::LegacyRsaKey { .. } => Fault::PeerIncompatible,
             Error::NoEmbeddedKey => Fault::ApiMisuse,
             Error::SigningFailed { .. } | Error::RandomnessUnavailable => Fault::Local,
         }
@@ -216,6 +227,7 @@ impl Error {
             Error::UnsupportedKeyType(_) => 1301,
             Error::UnsupportedCurve => 1302,
             Error::RsaKeySize { .. } => 1303,
+            Error::LegacyRsaKey { .. } => 1304,
             Error::NoEmbeddedKey => 1401,
             Error::SigningFailed { .. } => 1501,
             Error::RandomnessUnavailable => 1502,
@@ -258,7 +270,8 @@ impl Error {
                 reason: "compressed",
             },
             Error::KeyPairMismatch,
-            Error::RsaKeySize { bits: 1024 },
+            Error::RsaKeySize { bits: 512 },
+            Error::LegacyRsaKey { bits: 1024 },
             Error::InvalidMultihash { reason: "short" },
             Error::InvalidPeerIdText { reason: "empty" },
             Error::WrongCidCodec { codec: 0x55 },

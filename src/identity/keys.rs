@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 #[cfg(feature = "rsa")]
 use super::rsa;
-use super::{ecdsa, ed25519, proto, secp256k1, Error, KeyType, PeerId};
+use super::{ecdsa, ed25519, proto, secp256k1, Error, KeyPolicy, KeyType, PeerId};
 
 /// A libp2p public key of any supported type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,18 +27,34 @@ pub enum PublicKey {
 impl PublicKey {
     /// Decodes the `PublicKey` protobuf strictly (see [`Error`] for each rule).
     pub fn try_decode_protobuf(bytes: &[u8]) -> Result<Self, Error> {
+        Self::try_decode_protobuf_with(bytes, KeyPolicy::STRICT)
+    }
+
+    /// [`PublicKey::try_decode_protobuf`] under `policy`: what a handshake applies to the
+    /// key a peer proves itself with.
+    pub fn try_decode_protobuf_with(bytes: &[u8], policy: KeyPolicy) -> Result<Self, Error> {
         let (key_type, data) = proto::decode(bytes)?;
-        Self::try_from_data(key_type, data)
+        Self::try_from_data_with(key_type, data, policy)
     }
 
     /// Builds a key from its type and the `Data` field.
     pub fn try_from_data(key_type: KeyType, data: &[u8]) -> Result<Self, Error> {
+        Self::try_from_data_with(key_type, data, KeyPolicy::STRICT)
+    }
+
+    /// [`PublicKey::try_from_data`] under `policy`.
+    pub fn try_from_data_with(
+        key_type: KeyType,
+        data: &[u8],
+        policy: KeyPolicy,
+    ) -> Result<Self, Error> {
+        let _ = policy;
         match key_type {
             KeyType::Ed25519 => ed25519::PublicKey::try_from_bytes(data).map(Self::Ed25519),
             KeyType::Secp256k1 => secp256k1::PublicKey::try_from_bytes(data).map(Self::Secp256k1),
             KeyType::Ecdsa => ecdsa::PublicKey::try_from_spki_der(data).map(Self::Ecdsa),
             #[cfg(feature = "rsa")]
-            KeyType::Rsa => rsa::PublicKey::try_from_spki_der(data).map(Self::Rsa),
+            KeyType::Rsa => rsa::PublicKey::try_from_spki_der_with(data, policy).map(Self::Rsa),
             #[cfg(not(feature = "rsa"))]
             KeyType::Rsa => Err(Error::UnsupportedKeyType("RSA")),
         }

@@ -31,6 +31,7 @@ pub mod ed25519;
 mod error;
 mod keys;
 mod peer_id;
+mod policy;
 mod proto;
 #[cfg(feature = "rsa")]
 pub mod rsa;
@@ -39,6 +40,7 @@ pub mod secp256k1;
 pub use error::Error;
 pub use keys::{Keypair, PublicKey};
 pub use peer_id::{PeerId, MAX_INLINE_KEY_LENGTH};
+pub use policy::KeyPolicy;
 
 /// The libp2p `KeyType` enum (protobuf values in the comments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,7 +3,9 @@
 //!
 //! Public `Data` is a DER SubjectPublicKeyInfo, private `Data` a PKCS#1 `RSAPrivateKey`.
 //! Signatures are RSASSA-PKCS1-v1_5 with SHA-256. Moduli from 2048 to 8192 bits are
-//! accepted, the range go-libp2p and rust-libp2p (ring) verify.
+//! accepted, the range go-libp2p and rust-libp2p (ring) verify. A peer's key of 1024 to
+//! 2047 bits is accepted only under a [`KeyPolicy`] that allows legacy keys (old js and go
+//! nodes still have them; see the risk there); our own keys sign only at 2048 bits or more.
 //!
 //! Signing is offered for completeness, but prefer Ed25519 for new identities: the `rsa`
 //! crate's private-key operations are not constant-time (RUSTSEC-2023-0071), so an RSA
@@ -19,18 +21,26 @@ use rsa::traits::PublicKeyParts;
 use sha2_rsa::Sha256;
 use zeroize::Zeroizing;
 
-use super::Error;
+use super::{Error, KeyPolicy};
 
 const NAME: &str = "RSA";
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 8192;
+/// The smallest modulus a [`KeyPolicy`] allowing legacy keys lets a peer prove itself with.
+const LEGACY_MIN_BITS: usize = 1024;
 
 /// Largest SPKI / PKCS#1 DER we parse at all: an 8192-bit private key is about 4.7 KiB.
 const MAX_DER_LEN: usize = 8 * 1024;
 
-fn check_size(bits: usize) -> Result<(), Error> {
+fn check_size(bits: usize, policy: KeyPolicy) -> Result<(), Error> {
     if (MIN_BITS..=MAX_BITS).contains(&bits) {
         Ok(())
+    } else if (LEGACY_MIN_BITS..MIN_BITS).contains(&bits) {
+        if policy.allows_legacy_rsa_1024() {
+            Ok(())
+        } else {
+            Err(Error::LegacyRsaKey { bits })
+        }
     } else {
         Err(Error::RsaKeySize { bits })
     }
@@ -60,7 +70,8 @@ impl Keypair {
             key_type: NAME,
             reason: e.to_string(),
         })?;
-        check_size(key.size() * 8)?;
+        // our own keys sign: never below 2048 bits
+        check_size(key.size() * 8, KeyPolicy::STRICT)?;
         let key = Self(key);
         if *key.to_private_data() != *der {
             return Err(Error::NonCanonicalKey {
@@ -109,12 +120,17 @@ pub struct PublicKey(rsa::RsaPublicKey);
 impl PublicKey {
     /// Parses a canonical DER SubjectPublicKeyInfo with a 2048..=8192-bit modulus.
     pub fn try_from_spki_der(der: &[u8]) -> Result<Self, Error> {
+        Self::try_from_spki_der_with(der, KeyPolicy::STRICT)
+    }
+
+    /// [`PublicKey::try_from_spki_der`] under `policy` (which may allow 1024..=2047 bits).
+    pub fn try_from_spki_der_with(der: &[u8], policy: KeyPolicy) -> Result<Self, Error> {
         check_der_len(der, "public key")?;
         let key = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| Error::InvalidDer {
             key_type: NAME,
             reason: e.to_string(),
         })?;
-        check_size(key.size() * 8)?;
+        check_size(key.size() * 8, policy)?;
         let key = Self(key);
         if key.to_spki_der() != der {
             return Err(Error::NonCanonicalKey {
@@ -123,6 +139,11 @@ impl PublicKey {
             });
         }
         Ok(key)
+    }
+
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.0.size() * 8
     }
 
     /// The DER SubjectPublicKeyInfo.

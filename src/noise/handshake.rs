@@ -248,7 +248,8 @@ impl Core {
             });
         }
         let public_key =
-            PublicKey::try_decode_protobuf(&p.identity_key).map_err(Error::IdentityKey)?;
+            PublicKey::try_decode_protobuf_with(&p.identity_key, self.config.key_policy())
+                .map_err(Error::IdentityKey)?;
         let remote_static = self
             .hs
             .remote_static()

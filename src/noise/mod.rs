@@ -32,7 +32,7 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::identity::Keypair;
+use crate::identity::{KeyPolicy, Keypair};
 
 mod crypto;
 mod error;
@@ -77,6 +77,8 @@ struct Inner {
     prologue: Vec<u8>,
     stream_muxers: Vec<String>,
     webtransport_certhashes: Vec<Vec<u8>>,
+    /// Which identity keys the remote may prove itself with.
+    key_policy: KeyPolicy,
     /// Our payload as initiator and as responder, encoded once per configuration (every
     /// handshake sends the same bytes); `encode_payloads` after each edit.
     payloads: [Vec<u8>; 2],
@@ -138,6 +140,7 @@ impl Config {
             prologue: Vec::new(),
             stream_muxers: Vec::new(),
             webtransport_certhashes: Vec::new(),
+            key_policy: KeyPolicy::STRICT,
             payloads: [Vec::new(), Vec::new()],
         };
         inner.encode_payloads();
@@ -177,6 +180,17 @@ impl Config {
     pub fn with_webtransport_certhashes(mut self, hashes: Vec<Vec<u8>>) -> Self {
         self.edit(|c| c.webtransport_certhashes = hashes);
         self
+    }
+
+    /// Which identity keys the remote may prove itself with ([`KeyPolicy::STRICT`] by
+    /// default; see [`KeyPolicy`] for legacy RSA and its risk).
+    pub fn with_key_policy(mut self, policy: KeyPolicy) -> Self {
+        Arc::make_mut(&mut self.inner).key_policy = policy;
+        self
+    }
+
+    pub(crate) fn key_policy(&self) -> KeyPolicy {
+        self.inner.key_policy
     }
 
     /// The static X25519 public key this configuration's handshakes prove.

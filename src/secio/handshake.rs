@@ -225,7 +225,8 @@ impl Handshake {
         let exchanges = propose.exchanges.ok_or(missing("exchanges"))?;
         let ciphers = propose.ciphers.ok_or(missing("ciphers"))?;
         let hashes = propose.hashes.ok_or(missing("hashes"))?;
-        let remote_key = PublicKey::try_decode_protobuf(&pubkey).map_err(Error::RemoteKey)?;
+        let remote_key = PublicKey::try_decode_protobuf_with(&pubkey, self.config.inner.key_policy)
+            .map_err(Error::RemoteKey)?;
         let remote_peer_id = remote_key.to_peer_id();
         if let Some(expected) = self.expected_peer {
             if expected != remote_peer_id {

@@ -47,7 +47,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::identity::Keypair;
+use crate::identity::{KeyPolicy, Keypair};
 
 mod algorithms;
 pub(crate) mod crypto;
@@ -94,6 +94,8 @@ struct Inner {
     ciphers: String,
     hashes: String,
     max_frame_len: usize,
+    /// Which identity keys the remote may prove itself with.
+    key_policy: KeyPolicy,
 }
 
 impl Config {
@@ -107,12 +109,20 @@ impl Config {
                 ciphers: algorithms::join(Cipher::DEFAULT),
                 hashes: algorithms::join(Hash::ALL),
                 max_frame_len: DEFAULT_MAX_FRAME_LEN,
+                key_policy: KeyPolicy::STRICT,
             }),
         }
     }
 
     fn edit(&mut self) -> &mut Inner {
         Arc::make_mut(&mut self.inner)
+    }
+
+    /// Which identity keys the remote may prove itself with ([`KeyPolicy::STRICT`] by
+    /// default; see [`KeyPolicy`] for legacy RSA and its risk).
+    pub fn with_key_policy(mut self, policy: KeyPolicy) -> Self {
+        self.edit().key_policy = policy;
+        self
     }
 
     /// The key exchanges to propose, in preference order (not empty).

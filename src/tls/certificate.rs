@@ -40,7 +40,7 @@ use super::error::Error;
 use super::signature::accepted;
 pub use super::signature::{SignatureAlgorithm, SignatureScheme};
 use super::{EXTENSION_OID, SIGNING_PREFIX};
-use crate::identity::{Keypair, PeerId, PublicKey};
+use crate::identity::{KeyPolicy, Keypair, PeerId, PublicKey};
 
 /// Largest certificate accepted, checked before parsing: rustls 0.23 refuses handshake
 /// messages above 0xffff bytes, so no certificate it delivers can be larger. Real libp2p
@@ -209,10 +209,20 @@ pub fn verify_chain(
     now_unix: u64,
     expected: Option<PeerId>,
 ) -> Result<Verified, Error> {
+    verify_chain_with(chain, now_unix, expected, KeyPolicy::STRICT)
+}
+
+/// [`verify_chain`] with the host key checked under `policy`.
+pub(crate) fn verify_chain_with(
+    chain: &[&[u8]],
+    now_unix: u64,
+    expected: Option<PeerId>,
+    policy: KeyPolicy,
+) -> Result<Verified, Error> {
     let [der] = chain else {
         return Err(Error::ChainLength { len: chain.len() });
     };
-    let verified = verify(der, now_unix)?;
+    let (verified, _) = verify_with_validity(der, now_unix, policy)?;
     check_expected(verified, expected)
 }
 
@@ -233,7 +243,13 @@ pub(crate) fn check_expected(
 /// Verifies one libp2p certificate at `now_unix` (Unix seconds) by every rule of the spec
 /// and returns the peer it proves. Works on any bytes: every failure is a named [`Error`].
 pub fn verify(der: &[u8], now_unix: u64) -> Result<Verified, Error> {
-    verify_with_validity(der, now_unix).map(|(verified, _)| verified)
+    verify_with(der, now_unix, KeyPolicy::STRICT)
+}
+
+/// [`verify`] with the host key checked under `policy` (which may allow a legacy RSA key,
+/// as `Config::with_key_policy` does for handshakes).
+pub fn verify_with(der: &[u8], now_unix: u64, policy: KeyPolicy) -> Result<Verified, Error> {
+    verify_with_validity(der, now_unix, policy).map(|(verified, _)| verified)
 }
 
 /// A certificate's validity window, Unix seconds (`notBefore`, `notAfter`).
@@ -262,11 +278,13 @@ impl Validity {
     }
 }
 
-/// [`verify`], also returning the certificate's validity window: what a cache of verified
-/// certificates must check again at every later time.
+/// [`verify`] with the host key checked under `policy`, also returning the certificate's
+/// validity window: what a cache of verified certificates must check again at every later
+/// time.
 pub(crate) fn verify_with_validity(
     der: &[u8],
     now_unix: u64,
+    policy: KeyPolicy,
 ) -> Result<(Verified, Validity), Error> {
     if der.len() > MAX_CERTIFICATE_LEN {
         return Err(Error::CertificateTooLarge {
@@ -351,7 +369,8 @@ pub(crate) fn verify_with_validity(
 
     // 5. SignedKey, the host key, and its signature over prefix || SPKI.
     let (host_key, host_signature) = decode_signed_key(signed_key)?;
-    let public_key = PublicKey::try_decode_protobuf(host_key).map_err(Error::HostKey)?;
+    let public_key =
+        PublicKey::try_decode_protobuf_with(host_key, policy).map_err(Error::HostKey)?;
     let mut signed = Vec::with_capacity(SIGNING_PREFIX.len() + spki_der.len());
     signed.extend_from_slice(SIGNING_PREFIX);
     signed.extend_from_slice(spki_der);

@@ -31,7 +31,7 @@ use super::rustls::{Engine, LocalCert};
 use super::session::Session;
 use super::verified_cache::{VerifiedCache, VERIFIED_CACHE_CAPACITY};
 use super::ALPN_LIBP2P;
-use crate::identity::{Keypair, PeerId};
+use crate::identity::{KeyPolicy, Keypair, PeerId};
 use crate::machine::Incomplete;
 
 mod roles;
@@ -120,7 +120,19 @@ impl Config {
     /// new, empty cache for this config (and the clones made from it afterwards).
     #[must_use]
     pub fn with_verified_certificate_cache(mut self, capacity: usize) -> Self {
-        self.edit().verified = Arc::new(VerifiedCache::new(capacity));
+        let policy = self.inner.verified.policy();
+        self.edit().verified = Arc::new(VerifiedCache::with_policy(capacity, policy));
+        self
+    }
+
+    /// Which identity keys the remote's certificate may carry ([`KeyPolicy::STRICT`] by
+    /// default; see [`KeyPolicy`] for legacy RSA and its risk). Starts a new, empty
+    /// verified-certificate cache (what passed under one policy is not remembered for
+    /// another).
+    #[must_use]
+    pub fn with_key_policy(mut self, policy: KeyPolicy) -> Self {
+        let capacity = self.inner.verified.capacity();
+        self.edit().verified = Arc::new(VerifiedCache::with_policy(capacity, policy));
         self
     }
 

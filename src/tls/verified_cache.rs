@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::backend::digest;
 use super::certificate::{self, Validity, Verified};
 use super::error::Error;
-use crate::identity::PeerId;
+use crate::identity::{KeyPolicy, PeerId};
 
 /// How many verified peer certificates a [`super::Config`] remembers by default: 64. An
 /// entry holds a PeerId, a host key and a certificate key (a few hundred bytes, up to
@@ -43,16 +43,28 @@ struct Entry {
 /// The cache; shared by every handshake of one [`super::Config`] and its clones.
 pub(crate) struct VerifiedCache {
     capacity: usize,
+    /// The host-key rules every certificate in it passed (one per cache: a config that
+    /// changes them starts a new cache).
+    policy: KeyPolicy,
     /// Most recently used last.
     entries: Mutex<VecDeque<Entry>>,
 }
 
 impl VerifiedCache {
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::with_policy(capacity, KeyPolicy::STRICT)
+    }
+
+    pub(crate) fn with_policy(capacity: usize, policy: KeyPolicy) -> Self {
         Self {
             capacity,
+            policy,
             entries: Mutex::new(VecDeque::new()),
         }
+    }
+
+    pub(crate) fn policy(&self) -> KeyPolicy {
+        self.policy
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -80,7 +92,7 @@ impl VerifiedCache {
         expected: Option<PeerId>,
     ) -> Result<Verified, Error> {
         if self.capacity == 0 {
-            return certificate::verify_chain(chain, now_unix, expected);
+            return certificate::verify_chain_with(chain, now_unix, expected, self.policy);
         }
         let [der] = chain else {
             return Err(Error::ChainLength { len: chain.len() });
@@ -105,7 +117,8 @@ impl VerifiedCache {
                 verified
             }
             None => {
-                let (verified, validity) = certificate::verify_with_validity(der, now_unix)?;
+                let (verified, validity) =
+                    certificate::verify_with_validity(der, now_unix, self.policy)?;
                 let mut entries = self.entries();
                 // another handshake may have verified the same certificate meanwhile
                 if !entries.iter().any(|e| e.digest == digest) {

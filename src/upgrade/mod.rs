@@ -246,6 +246,29 @@ impl Config {
         self.sync_muxers()
     }
 
+    /// Which identity keys a remote may prove itself with, in every security protocol
+    /// ([`KeyPolicy::STRICT`] by default). [`KeyPolicy::allowing_legacy_rsa_1024`] lets old
+    /// js-libp2p and go-libp2p nodes with 1024-bit RSA identities connect, at the risk
+    /// [`KeyPolicy`] states; without it they fail with the named
+    /// [`identity::Error::LegacyRsaKey`](crate::identity::Error::LegacyRsaKey).
+    #[must_use]
+    pub fn with_key_policy(mut self, policy: crate::identity::KeyPolicy) -> Self {
+        let _ = policy;
+        #[cfg(feature = "noise")]
+        {
+            self.noise = self.noise.with_key_policy(policy);
+        }
+        #[cfg(feature = "tls")]
+        {
+            self.tls = self.tls.with_key_policy(policy);
+        }
+        #[cfg(feature = "secio")]
+        {
+            self.secio = self.secio.with_key_policy(policy);
+        }
+        self
+    }
+
     /// Whether the dialer negotiates optimistically (multistream `V1Lazy`): with a single
     /// candidate left it sends the next layer's bytes without waiting for the echo.
     #[must_use]

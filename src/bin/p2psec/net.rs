@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use p2psec::adapters::{self, ConnectionInfo};
-use p2psec::identity::{KeyType, Keypair};
+use p2psec::identity::{KeyPolicy, KeyType, Keypair};
 use p2psec::upgrade::{Config, PeerMemory, SecurityProtocol};
 use tokio::net::TcpStream;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
@@ -53,6 +53,11 @@ pub(crate) struct SecurityArgs {
     /// js-libp2p's value).
     #[arg(long, default_value = "10", value_parser = seconds)]
     pub(crate) handshake_timeout: Duration,
+    /// Accept remotes whose identity is a 1024- to 2047-bit RSA key (old js-libp2p and
+    /// go-libp2p nodes). Risky: such a key can be factored by a well-funded attacker, who
+    /// could then impersonate that PeerId. Off by default; our own keys stay >= 2048 bits.
+    #[arg(long)]
+    pub(crate) legacy_rsa_1024: bool,
 }
 
 /// A duration given in seconds (decimals allowed), as the command line takes them.
@@ -107,7 +112,12 @@ impl SecurityArgs {
         .with_muxers(muxers)
         .map_err(err)?
         .with_early_muxer_negotiation(!self.no_early_muxer)
-        .with_optimistic_negotiation(!self.no_optimistic))
+        .with_optimistic_negotiation(!self.no_optimistic)
+        .with_key_policy(if self.legacy_rsa_1024 {
+            KeyPolicy::allowing_legacy_rsa_1024()
+        } else {
+            KeyPolicy::STRICT
+        }))
     }
 }
 

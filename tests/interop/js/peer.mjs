@@ -21,6 +21,9 @@
 //       "rtt_ms":..}. For remotes that serve no protocol at all (the C example
 //       in ffi/examples, tests/ffi_ping.rs).
 //
+//   --rsa-bits N (listen or dial): the node's identity is an N-bit RSA key (for the
+//       legacy RSA-1024 tests, tests/legacy_rsa.rs) instead of a fresh Ed25519 one.
+//
 // Only the one security protocol given is configured, and yamux is the only muxer.
 
 // js-libp2p 3.x calls Promise.withResolvers (Node >= 22); Node 20 lacks it. The
@@ -48,6 +51,7 @@ const { yamux } = await import('@libp2p/yamux')
 const { ping } = await import('@libp2p/ping')
 const { peerIdFromString } = await import('@libp2p/peer-id')
 const { multiaddr } = await import('@multiformats/multiaddr')
+const { generateKeyPair } = await import('@libp2p/crypto/keys')
 
 const ECHO_PROTOCOL = '/echo/1.0.0'
 const ECHO_CHUNK = 64 * 1024
@@ -65,7 +69,7 @@ function usage (msg) {
 function parseArgs (argv) {
   const [command, ...rest] = argv
   if (command !== 'listen' && command !== 'dial') usage(`unknown command ${command ?? '(none)'}`)
-  const opts = { command, security: null, json: false, ping: 1, echo: null, timeout: 60, addr: null, yamuxPing: false }
+  const opts = { command, security: null, json: false, ping: 1, echo: null, timeout: 60, addr: null, yamuxPing: false, rsaBits: null }
   const intArg = (name, value) => {
     if (value == null || !/^\d+$/.test(value)) usage(`${name} needs a non-negative integer`)
     return Number.parseInt(value, 10)
@@ -79,6 +83,7 @@ function parseArgs (argv) {
       case '--echo': opts.echo = intArg(arg, rest[++i]); break
       case '--timeout': opts.timeout = intArg(arg, rest[++i]); break
       case '--yamux-ping': opts.yamuxPing = true; break
+      case '--rsa-bits': opts.rsaBits = intArg(arg, rest[++i]); break
       default:
         if (command === 'dial' && opts.addr == null && !arg.startsWith('--')) {
           opts.addr = arg
@@ -99,7 +104,11 @@ function encrypter (security) {
 }
 
 async function createNode (opts, listen) {
+  // --rsa-bits: an RSA identity of that size (js-libp2p accepts any size up to 8192,
+  // so a legacy 1024-bit node can be made), instead of a fresh Ed25519 one
+  const privateKey = opts.rsaBits == null ? undefined : await generateKeyPair('RSA', opts.rsaBits)
   return createLibp2p({
+    privateKey,
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp()],
     connectionEncrypters: [encrypter(opts.security)],
