@@ -65,6 +65,8 @@ pub mod adapters;
 mod buffers;
 pub mod error;
 pub mod identity;
+#[cfg(feature = "libp2p")]
+pub mod libp2p;
 pub mod machine;
 pub mod multiaddr;
 // `/mplex/6.7.0`, the legacy stream muxer (a plain comment: an outer doc comment would make

@@ -15,7 +15,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use super::poll::{self, AsyncIo};
 use super::{negotiate, timed_out, ConnectionInfo, Negotiated, Pump, Upgrade};
 use crate::identity::PeerId;
-use crate::upgrade::{Config, PeerMemory};
+use crate::upgrade::{Config, PeerMemory, SecurityProtocol};
 
 /// futures-io's traits seen as the adapters' [`AsyncIo`].
 struct Io<S>(S);
@@ -117,6 +117,42 @@ pub async fn accept_as_dialer<S: AsyncRead + AsyncWrite + Unpin>(
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     run(io, super::dialer(config, expected_peer)?, timeout).await
+}
+
+/// Runs the `protocol` handshake as its initiator on a connection whose security protocol
+/// was agreed already, by the caller's own multistream-select (as rust-libp2p's transport
+/// does before its security upgrade: [`crate::libp2p`] is built on this). The muxer is
+/// then settled as `config` says: with no muxers configured, nothing follows the
+/// handshake (the caller negotiates its muxer on the stream). Within `timeout`.
+pub async fn handshake_outbound<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: &Config,
+    protocol: SecurityProtocol,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(
+        io,
+        super::agreed_dialer(config, protocol, expected_peer)?,
+        timeout,
+    )
+    .await
+}
+
+/// [`handshake_outbound`] as the responder.
+pub async fn handshake_inbound<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: &Config,
+    protocol: SecurityProtocol,
+    expected_peer: Option<PeerId>,
+    timeout: Duration,
+) -> io::Result<SecureStream<S>> {
+    run(
+        io,
+        super::agreed_listener(config, protocol, expected_peer)?,
+        timeout,
+    )
+    .await
 }
 
 /// Agrees a protocol on `io` (a muxer's stream, say) as the multistream-select dialer:

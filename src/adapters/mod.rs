@@ -218,6 +218,36 @@ fn listener(config: &upgrade::Config) -> io::Result<upgrade::Listener> {
     upgrade::Listener::new(config, unix_time_now(), &mut os_rng()).map_err(io_error)
 }
 
+/// The 32 random bytes of one handshake, from the OS.
+#[cfg(feature = "async-std")]
+fn os_seed() -> zeroize::Zeroizing<[u8; 32]> {
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    rand_core::Rng::fill_bytes(&mut os_rng(), &mut seed[..]);
+    seed
+}
+
+/// The dialer's upgrade whose security protocol the caller agreed already.
+#[cfg(feature = "async-std")]
+fn agreed_dialer(
+    config: &upgrade::Config,
+    protocol: SecurityProtocol,
+    expected: Option<PeerId>,
+) -> io::Result<upgrade::Dialer> {
+    upgrade::Dialer::with_agreed_security(config, protocol, expected, unix_time_now(), os_seed())
+        .map_err(io_error)
+}
+
+/// The listener's upgrade whose security protocol the caller agreed already.
+#[cfg(feature = "async-std")]
+fn agreed_listener(
+    config: &upgrade::Config,
+    protocol: SecurityProtocol,
+    expected: Option<PeerId>,
+) -> io::Result<upgrade::Listener> {
+    upgrade::Listener::with_agreed_security(config, protocol, expected, unix_time_now(), os_seed())
+        .map_err(io_error)
+}
+
 /// A listener's upgrade on a connection we opened (the hole-punch role override).
 fn outbound_listener(
     config: &upgrade::Config,

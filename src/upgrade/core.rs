@@ -113,6 +113,30 @@ impl<R: Role> Core<R> {
         Ok(core)
     }
 
+    /// A core whose security protocol was agreed by the caller (its own multistream-select,
+    /// as rust-libp2p's transport runs it): it starts in the handshake stage; runs it once,
+    /// so the handshake's first message is queued.
+    pub(super) fn with_agreed_security(
+        config: &Config,
+        now_unix: u64,
+        protocol: SecurityProtocol,
+        handshake: Handshake,
+        role: R,
+    ) -> Result<Self, Error> {
+        let mut core = Self {
+            config: config.clone(),
+            now_unix,
+            ephemeral_secret: None,
+            stage: Stage::Handshake(protocol, handshake),
+            out: Vec::new(),
+            events: VecDeque::from([Event::SecurityAgreed(protocol)]),
+            error: None,
+            role,
+        };
+        core.progress()?;
+        Ok(core)
+    }
+
     /// The secret drawn at construction: one handshake per upgrade, and never on a zeroed
     /// key.
     pub(super) fn take_ephemeral_secret(&mut self) -> Result<Zeroizing<[u8; 32]>, Error> {

@@ -148,6 +148,31 @@ impl Dialer {
         Core::new(config, now_unix, seed, mss, role).map(Self)
     }
 
+    /// The dialer's upgrade on a connection whose security protocol the caller agreed
+    /// already (its own multistream-select, as rust-libp2p's transport runs it before its
+    /// security upgrade): the `protocol` handshake starts at once (its first message is
+    /// queued), then the muxer is settled as configured: with no muxers configured the
+    /// upgrade ends with the handshake and the caller negotiates the muxer. `seed` is the
+    /// handshake's 32 random bytes, as [`Dialer::with_seed`] takes them. `protocol` must
+    /// be one of the configuration's ([`Error::UnsupportedSecurity`] otherwise).
+    pub fn with_agreed_security(
+        config: &Config,
+        protocol: SecurityProtocol,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        if !config.security.contains(&protocol) {
+            return Err(Error::UnsupportedSecurity(protocol.protocol_id().into()));
+        }
+        let handshake = Handshake::dialer(protocol, config, expected_peer, now_unix, seed)?;
+        let role = DialerRole {
+            expected_peer,
+            recalled: None,
+        };
+        Core::with_agreed_security(config, now_unix, protocol, handshake, role).map(Self)
+    }
+
     /// What a peer memory recalled for this dial ([`Dialer::with_memory`]), if anything:
     /// the choice it proposes.
     pub fn recalled(&self) -> Option<&Remembered> {

@@ -87,6 +87,25 @@ impl Listener {
         Self::build(config, expected_peer, now_unix, seed)
     }
 
+    /// The listener's upgrade on a connection whose security protocol the caller agreed
+    /// already, as [`Dialer::with_agreed_security`](super::Dialer::with_agreed_security)
+    /// (the responder's first message waits for the dialer's). `expected_peer`, if given,
+    /// must be who the remote proves to be.
+    pub fn with_agreed_security(
+        config: &Config,
+        protocol: SecurityProtocol,
+        expected_peer: Option<PeerId>,
+        now_unix: u64,
+        seed: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, Error> {
+        if !config.security.contains(&protocol) {
+            return Err(Error::UnsupportedSecurity(protocol.protocol_id().into()));
+        }
+        let handshake = Handshake::listener(protocol, config, expected_peer, now_unix, seed)?;
+        let role = ListenerRole { expected_peer };
+        Core::with_agreed_security(config, now_unix, protocol, handshake, role).map(Self)
+    }
+
     fn build(
         config: &Config,
         expected_peer: Option<PeerId>,
