@@ -41,6 +41,12 @@
 //! `upgrade_inbound`, no muxer, like p2psec's stream) and its full upgrade output (which
 //! includes the yamux connection).
 //!
+//! Two more rows run rust-libp2p's transport stack (the same `.upgrade(V1Lazy)
+//! .authenticate(..).multiplex(yamux)`) with p2psec's security upgrade in it
+//! (`p2psec::libp2p::{Noise, Tls}`, feature `libp2p`): what a rust-libp2p Swarm gains by
+//! swapping in p2psec's security, `ratio swarm_upgrades_per_sec_p2psec_vs_stock V` (Noise;
+//! `..._tls V` for TLS).
+//!
 //! Last lines: `ratio upgrades_per_sec_noise_vs_libp2p V`, `ratio
 //! upgrades_per_sec_tls_vs_libp2p V` (p2psec's rate over rust-libp2p's, medians over rounds
 //! of each round's ratio) and `bytes connection_heap V` (p2psec, per side, the larger of
@@ -183,6 +189,24 @@ fn libp2p_tls_transport(key: &libp2p::identity::Keypair) -> Boxed<LibConn> {
     libp2p::tcp::tokio::Transport::new(libp2p::tcp::Config::default())
         .upgrade(Version::V1Lazy)
         .authenticate(libp2p::tls::Config::new(key).expect("tls config"))
+        .multiplex(libp2p::yamux::Config::default())
+        .boxed()
+}
+
+/// The same transport with p2psec's security upgrade in it (`p2psec::libp2p`, what
+/// `SwarmBuilder::with_tcp(.., p2psec::libp2p::Noise::new, ..)` builds).
+fn swarm_p2psec_noise_transport(key: &libp2p::identity::Keypair) -> Boxed<LibConn> {
+    libp2p::tcp::tokio::Transport::new(libp2p::tcp::Config::default())
+        .upgrade(Version::V1Lazy)
+        .authenticate(p2psec::libp2p::Noise::new(key).expect("p2psec noise"))
+        .multiplex(libp2p::yamux::Config::default())
+        .boxed()
+}
+
+fn swarm_p2psec_tls_transport(key: &libp2p::identity::Keypair) -> Boxed<LibConn> {
+    libp2p::tcp::tokio::Transport::new(libp2p::tcp::Config::default())
+        .upgrade(Version::V1Lazy)
+        .authenticate(p2psec::libp2p::Tls::new(key).expect("p2psec tls"))
         .multiplex(libp2p::yamux::Config::default())
         .boxed()
 }
@@ -402,12 +426,14 @@ where
 
 // ---------------------------------------------------------------- main
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 7] = [
     "p2psec       noise",
     "rust-libp2p  noise",
     "p2psec       tls",
     "rust-libp2p  tls",
     "tcp connect+accept only",
+    "libp2p stack, p2psec noise",
+    "libp2p stack, p2psec tls",
 ];
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -449,6 +475,20 @@ fn main() {
             loopback_listener().await,
         )
     });
+    let (mut s_noise, mut s_tls) = rt.block_on(async {
+        (
+            Lib::new(
+                swarm_p2psec_noise_transport(&ldk),
+                swarm_p2psec_noise_transport(&llk),
+            )
+            .await,
+            Lib::new(
+                swarm_p2psec_tls_transport(&ldk),
+                swarm_p2psec_tls_transport(&llk),
+            )
+            .await,
+        )
+    });
 
     // what each stack agreed, checked once
     for p in [&p_noise, &p_tls] {
@@ -467,7 +507,12 @@ fn main() {
             li.round_trips
         );
     }
-    for (name, l) in [("/noise", &mut l_noise), ("/tls/1.0.0", &mut l_tls)] {
+    for (name, l) in [
+        ("/noise", &mut l_noise),
+        ("/tls/1.0.0", &mut l_tls),
+        ("/noise (p2psec's upgrade)", &mut s_noise),
+        ("/tls/1.0.0 (p2psec's upgrade)", &mut s_tls),
+    ] {
         let ((dp, _), (lp, _)) = rt.block_on(l.upgrade());
         assert_eq!(dp, llk.public().to_peer_id());
         assert_eq!(lp, ldk.public().to_peer_id());
@@ -495,6 +540,12 @@ fn main() {
                 &mut || {
                     black_box(rt.block_on(tcp_pair(&bare, bare_addr)));
                 },
+                &mut || {
+                    black_box(rt.block_on(s_noise.upgrade()));
+                },
+                &mut || {
+                    black_box(rt.block_on(s_tls.upgrade()));
+                },
             ],
         ));
     }
@@ -510,6 +561,9 @@ fn main() {
     }
     let noise_ratio = med(&|r| r[1] / r[0]);
     let tls_ratio = med(&|r| r[3] / r[2]);
+    // rust-libp2p's stack with p2psec's upgrade against the same stack with its own
+    let swarm_noise_ratio = med(&|r| r[1] / r[5]);
+    let swarm_tls_ratio = med(&|r| r[3] / r[6]);
 
     // heap: both ends of `heap_n` connections alive at once
     let sock = heap_per(&rt, heap_n, || rt.block_on(tcp_pair(&bare, bare_addr)));
@@ -608,6 +662,8 @@ fn main() {
     );
     println!("ratio adapter_throughput_tls_vs_libp2p {:.3}", ratio(2, 3));
     println!("bytes buffered_after_burst {after}");
+    println!("ratio swarm_upgrades_per_sec_p2psec_vs_stock {swarm_noise_ratio:.3}");
+    println!("ratio swarm_upgrades_per_sec_p2psec_vs_stock_tls {swarm_tls_ratio:.3}");
     println!("ratio upgrades_per_sec_noise_vs_libp2p {noise_ratio:.3}");
     println!("ratio upgrades_per_sec_tls_vs_libp2p {tls_ratio:.3}");
     println!("bytes connection_heap {:.0}", p_noise_heap.max(p_tls_heap));

@@ -12,13 +12,17 @@
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+#[path = "common/js_peer.rs"]
+mod js_peer;
+use js_peer::{install_js_peer, js_dir, node_peer};
 
 const PINGS: u64 = 3;
 const ECHO_BYTES: u64 = 1 << 20;
@@ -26,52 +30,6 @@ const ECHO_BYTES: u64 = 1 << 20;
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a dialer may run, handshake, pings and echo included.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/js")
-}
-
-/// Runs `tests/interop/js/install.sh` once per test binary; panics with its output when
-/// node or npm is missing or `npm ci` fails.
-fn install_js_peer() {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        for tool in ["node", "npm"] {
-            if let Err(e) = Command::new(tool).arg("--version").output() {
-                return Err(format!(
-                    "`{tool} --version` failed ({e}): the js-libp2p interop test needs \
-                     Node.js >= 20 and npm on PATH"
-                ));
-            }
-        }
-        let script = js_dir().join("install.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("could not run bash {}: {e}", script.display()))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    if let Err(e) = result {
-        panic!("installing the js-libp2p interop peer failed: {e}");
-    }
-}
-
-fn node_peer(args: &[&str]) -> Command {
-    let mut cmd = Command::new("node");
-    cmd.current_dir(js_dir()).arg("peer.mjs").args(args);
-    cmd
-}
 
 fn p2psec(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_p2psec"));

@@ -247,9 +247,10 @@ impl Config {
     }
 
     /// Which identity keys a remote may prove itself with, in every security protocol
-    /// ([`KeyPolicy::STRICT`] by default). [`KeyPolicy::allowing_legacy_rsa_1024`] lets old
-    /// js-libp2p and go-libp2p nodes with 1024-bit RSA identities connect, at the risk
-    /// [`KeyPolicy`] states; without it they fail with the named
+    /// ([`KeyPolicy::STRICT`](crate::identity::KeyPolicy::STRICT) by default).
+    /// [`KeyPolicy::allowing_legacy_rsa_1024`](crate::identity::KeyPolicy::allowing_legacy_rsa_1024)
+    /// lets old js-libp2p and go-libp2p nodes with 1024-bit RSA identities connect, at the
+    /// risk [`KeyPolicy`](crate::identity::KeyPolicy) states; without it they fail with the named
     /// [`identity::Error::LegacyRsaKey`](crate::identity::Error::LegacyRsaKey).
     #[must_use]
     pub fn with_key_policy(mut self, policy: crate::identity::KeyPolicy) -> Self {

@@ -47,8 +47,22 @@ impl Security {
     }
 }
 
+/// Whose security upgrade a Swarm runs: rust-libp2p's own (libp2p-noise, libp2p-tls) or
+/// p2psec's inside the same Swarm (`p2psec::libp2p`, feature `libp2p`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stack {
+    Stock,
+    #[cfg(feature = "libp2p")]
+    P2psec,
+}
+
 /// A Swarm over TCP with only `security`, yamux and ping; a fresh Ed25519 identity.
 pub(crate) fn build_swarm(security: Security) -> Swarm<ping::Behaviour> {
+    build_swarm_on(security, Stack::Stock)
+}
+
+/// [`build_swarm`] with the security upgrade of `stack`.
+pub(crate) fn build_swarm_on(security: Security, stack: Stack) -> Swarm<ping::Behaviour> {
     let behaviour = |_: &Keypair| {
         ping::Behaviour::new(
             ping::Config::new()
@@ -60,29 +74,25 @@ pub(crate) fn build_swarm(security: Security) -> Swarm<ping::Behaviour> {
     // otherwise idle connection 10 s after it was established.
     let config = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_secs(60));
     let builder = SwarmBuilder::with_new_identity().with_tokio();
-    match security {
-        Security::Noise => builder
-            .with_tcp(
-                tcp::Config::default(),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .expect("noise transport")
-            .with_behaviour(behaviour)
-            .expect("ping behaviour")
-            .with_swarm_config(config)
-            .build(),
-        Security::Tls => builder
-            .with_tcp(
-                tcp::Config::default(),
-                tls::Config::new,
-                yamux::Config::default,
-            )
-            .expect("tls transport")
-            .with_behaviour(behaviour)
-            .expect("ping behaviour")
-            .with_swarm_config(config)
-            .build(),
+    // one arm per upgrade type: `with_tcp` is generic over it
+    macro_rules! finish {
+        ($upgrade:expr) => {
+            builder
+                .with_tcp(tcp::Config::default(), $upgrade, yamux::Config::default)
+                .expect("transport")
+                .with_behaviour(behaviour)
+                .expect("ping behaviour")
+                .with_swarm_config(config)
+                .build()
+        };
+    }
+    match (security, stack) {
+        (Security::Noise, Stack::Stock) => finish!(noise::Config::new),
+        (Security::Tls, Stack::Stock) => finish!(tls::Config::new),
+        #[cfg(feature = "libp2p")]
+        (Security::Noise, Stack::P2psec) => finish!(p2psec::libp2p::Noise::new),
+        #[cfg(feature = "libp2p")]
+        (Security::Tls, Stack::P2psec) => finish!(p2psec::libp2p::Tls::new),
     }
 }
 
@@ -164,7 +174,11 @@ impl RunningSwarm {
 
     /// A Swarm listening on loopback, and its address (without `/p2p/`).
     pub(crate) async fn listen(security: Security) -> (Self, Multiaddr) {
-        let mut swarm = build_swarm(security);
+        Self::listen_with(build_swarm(security)).await
+    }
+
+    /// `swarm` listening on loopback, and its address (without `/p2p/`).
+    pub(crate) async fn listen_with(mut swarm: Swarm<ping::Behaviour>) -> (Self, Multiaddr) {
         swarm
             .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
             .expect("listen_on");
