@@ -149,6 +149,16 @@ async fn run(
     }
 }
 
+/// The peer hung up (a reset, or our write after its close): the connection's ordinary
+/// end when a peer closes without a GoAway, not an error to report. (A close inside a
+/// frame is still reported: the channel names it, `UnexpectedEof`.)
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+    )
+}
+
 /// What [`drive`] needs of a muxer's connection.
 trait Connection {
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Result<Stream, CliError>>;
@@ -163,8 +173,10 @@ impl Connection for yamux::Connection<Compat<Io>> {
     }
 
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Stream, CliError>>> {
-        self.poll_next_inbound(cx)
-            .map(|next| next.map(|r| r.map(Stream::Yamux).map_err(|e| e.to_string())))
+        self.poll_next_inbound(cx).map(|next| match next {
+            Some(Err(yamux::ConnectionError::Io(e))) if peer_gone(&e) => None,
+            next => next.map(|r| r.map(Stream::Yamux).map_err(|e| e.to_string())),
+        })
     }
 
     /// yamux's GoAway, then the connection's close.
@@ -184,11 +196,12 @@ impl Connection for MplexConnection<Io> {
     }
 
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Stream, CliError>>> {
-        self.poll_next_inbound(cx).map(|next| {
-            next.map(|r| {
+        self.poll_next_inbound(cx).map(|next| match next {
+            Some(Err(e)) if peer_gone(&e) => None,
+            next => next.map(|r| {
                 r.map(|s| Stream::Mplex(s.compat()))
                     .map_err(|e| e.to_string())
-            })
+            }),
         })
     }
 
