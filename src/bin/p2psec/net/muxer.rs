@@ -291,10 +291,12 @@ impl IdleLimit {
     }
 }
 
-/// yamux's settings for every connection: the defaults (256 KiB receive window per
-/// stream, grown up to 1 GiB in all by its auto-tuning only while a stream's reader keeps
-/// up); yamux allocates a stream's buffers only as data arrives, so an idle connection
-/// holds none of it.
+/// yamux's settings for every connection: its defaults, chosen by measurement. An idle
+/// connection holds none of yamux's buffers either way (a stream's receive buffer fills
+/// only as data arrives), so the window decides throughput alone: a 256 KiB connection
+/// window echoed 64 MiB in the demo as fast as the default (186-247 against 166-235
+/// MiB/s each way over loopback, Noise, runs on this 2-core machine), and the default's
+/// auto-tuned window (up to 1 GiB per connection) is what long fat links need.
 fn yamux_config() -> yamux::Config {
     yamux::Config::default()
 }
