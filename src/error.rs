@@ -15,6 +15,7 @@
 //! | 5 | [`Layer::Secio`] | `secio::Error` (feature `secio`) |
 //! | 6 | [`Layer::Mplex`] | `mplex::Error`, `mplex::StreamError` (feature `mplex`) |
 //! | 7 | [`Layer::Upgrade`] | `upgrade::Error`'s own variants (feature `noise` or `tls`) |
+//! | 8 | [`Layer::Pnet`] | `pnet::Error` (feature `pnet`) |
 //!
 //! | `G` | [`Fault`] | meaning |
 //! |---|---|---|
@@ -82,10 +83,12 @@ pub enum Layer {
     Mplex = 6,
     /// The connection upgrade around the layers.
     Upgrade = 7,
+    /// Private networks (pnet).
+    Pnet = 8,
 }
 
 impl Layer {
-    /// The layer digit `L` in a code `LGNN` (1 to 7).
+    /// The layer digit `L` in a code `LGNN` (1 to 8).
     pub const fn digit(self) -> u16 {
         self as u16
     }
@@ -128,6 +131,7 @@ const fn layer_digit(code: u16) -> Option<Layer> {
         5 => Some(Layer::Secio),
         6 => Some(Layer::Mplex),
         7 => Some(Layer::Upgrade),
+        8 => Some(Layer::Pnet),
         _ => None,
     }
 }
@@ -196,12 +200,13 @@ mod tests {
         assert_eq!(fault_of_code(7599), Some(Fault::Local));
         assert_eq!(layer_of_code(1201), Some(Layer::Identity));
         // not of the form LGNN
-        for code in [0, 999, 1000, 1100, 1601, 2001, 8101, u16::MAX] {
+        for code in [0, 999, 1000, 1100, 1601, 2001, 9101, u16::MAX] {
             assert_eq!(fault_of_code(code), None, "{code}");
             assert_eq!(layer_of_code(code), None, "{code}");
         }
         assert_eq!(Fault::ApiMisuse.digit(), 4);
         assert_eq!(Layer::Upgrade.digit(), 7);
+        assert_eq!(layer_of_code(8301), Some(Layer::Pnet));
     }
 
     #[test]

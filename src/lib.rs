@@ -76,6 +76,8 @@ pub mod mplex;
 pub mod multistream;
 #[cfg(feature = "noise")]
 pub mod noise;
+#[cfg(feature = "pnet")]
+pub mod pnet;
 #[cfg(feature = "secio")]
 pub mod secio;
 #[cfg(feature = "tls")]

@@ -25,7 +25,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use super::driver::{Driver, Step};
-use super::{drive_error, finish, timed_out, ConnectionInfo, Pump, Upgrade};
+use super::{drive_error, finish, ConnectionInfo, Pump, Upgrade};
 use crate::identity::PeerId;
 use crate::upgrade::{Config, PeerMemory};
 
@@ -60,7 +60,12 @@ pub fn dial<S: Read + Write + IoTimeouts>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, super::dialer(config, expected_peer)?, timeout)
+    run(
+        io,
+        super::dialer(config, expected_peer)?,
+        super::layer(config),
+        timeout,
+    )
 }
 
 /// Dials `expected_peer` through a [`PeerMemory`] (one per process, owned by the caller):
@@ -85,11 +90,11 @@ where
     F: FnMut() -> io::Result<S>,
 {
     let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
-    let mut result = run(connect()?, dialer, timeout);
+    let mut result = run(connect()?, dialer, super::layer(config), timeout);
     let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
     if super::observe_dial(memory, &expected_peer, recalled, info) {
         let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
-        result = run(connect()?, dialer, timeout);
+        result = run(connect()?, dialer, super::layer(config), timeout);
         let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
         super::observe_dial(memory, &expected_peer, recalled, info);
     }
@@ -102,7 +107,7 @@ pub fn accept<S: Read + Write + IoTimeouts>(
     config: &Config,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, super::listener(config)?, timeout)
+    run(io, super::listener(config)?, super::layer(config), timeout)
 }
 
 /// Upgrades a connection we opened as the *listener* (hole punching's role override:
@@ -117,6 +122,7 @@ pub fn dial_as_listener<S: Read + Write + IoTimeouts>(
     run(
         io,
         super::outbound_listener(config, expected_peer)?,
+        super::layer(config),
         timeout,
     )
 }
@@ -130,33 +136,50 @@ pub fn accept_as_dialer<S: Read + Write + IoTimeouts>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, super::dialer(config, expected_peer)?, timeout)
+    run(
+        io,
+        super::dialer(config, expected_peer)?,
+        super::layer(config),
+        timeout,
+    )
 }
 
 fn run<S: Read + Write + IoTimeouts, M: Upgrade>(
     mut io: S,
     machine: M,
+    layer: Option<alloc::boxed::Box<super::Layer>>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     let deadline = Instant::now() + timeout;
-    let bound = |io: &S| {
+    let mut driver = Driver::new(machine, super::HANDSHAKE_READ_CHUNK).with_layer(layer);
+    // `unproved`: a private network's peer has not proved the key (names a timeout)
+    let bound = |io: &S, unproved: bool| {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(timed_out());
+            return Err(super::timed_out_unproved(unproved));
         }
         io.set_io_timeouts(Some(left))
     };
-    let mut driver = Driver::new(machine, super::HANDSHAKE_READ_CHUNK);
     loop {
+        let unproved = driver.layer_unproved();
+        let deadline_kind = |e| deadline_kind_in(e, unproved);
         match driver.next() {
             Step::Write(bytes) => {
-                bound(&io)?;
+                bound(&io, unproved)?;
                 io.write_all(bytes).map_err(deadline_kind)?;
                 driver.wrote();
             }
             Step::Read(room) => {
-                bound(&io)?;
-                let n = io.read(room).map_err(deadline_kind)?;
+                bound(&io, unproved)?;
+                let n = match io.read(room) {
+                    Ok(n) => n,
+                    // a reset while a private network's peer is unproved: likely another key
+                    Err(e) if super::is_reset(&e) => match driver.ended() {
+                        super::driver::Failure::Eof => return Err(deadline_kind(e)),
+                        failure => return Err(drive_error(failure)),
+                    },
+                    Err(e) => return Err(deadline_kind(e)),
+                };
                 if let Err(failure) = driver.read(n) {
                     let _ = io.write_all(driver.last_words());
                     return Err(drive_error(failure));
@@ -170,7 +193,7 @@ fn run<S: Read + Write + IoTimeouts, M: Upgrade>(
         io,
     };
     // the last handshake message may wait in the channel: the peer needs it to finish
-    bound(&stream.io)?;
+    bound(&stream.io, false)?;
     stream.flush_pending().map_err(deadline_kind)?;
     stream.io.set_io_timeouts(None)?;
     Ok(stream)
@@ -178,8 +201,13 @@ fn run<S: Read + Write + IoTimeouts, M: Upgrade>(
 
 /// A socket timeout during the handshake is the deadline passing.
 fn deadline_kind(e: io::Error) -> io::Error {
+    deadline_kind_in(e, false)
+}
+
+/// [`deadline_kind`], named after the private network when its peer is `unproved`.
+fn deadline_kind_in(e: io::Error, unproved: bool) -> io::Error {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => super::timed_out_unproved(unproved),
         _ => e,
     }
 }

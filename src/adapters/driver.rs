@@ -25,6 +25,8 @@ pub(super) enum Failure<E> {
     Eof,
     /// The machine failed; [`Driver::last_words`] holds what it still owes the peer.
     Machine(E),
+    /// The private-network layer beneath the machine refused the peer's bytes.
+    Layer(crate::upgrade::Error),
 }
 
 /// A machine and the buffers of its loop.
@@ -37,6 +39,8 @@ pub(super) struct Driver<M> {
     room: Vec<u8>,
     round_trips: u32,
     sent: bool,
+    /// The private-network layer beneath the machine, if any.
+    layer: Option<alloc::boxed::Box<super::Layer>>,
 }
 
 impl<M: Machine> Driver<M> {
@@ -49,15 +53,27 @@ impl<M: Machine> Driver<M> {
             room: vec![0u8; read_chunk],
             round_trips: 0,
             sent: false,
+            layer: None,
         }
+    }
+
+    /// Runs the private-network `layer` beneath the machine: its nonce goes out first.
+    pub(super) fn with_layer(mut self, layer: Option<alloc::boxed::Box<super::Layer>>) -> Self {
+        if let Some(layer) = &layer {
+            self.out = super::nonce(layer);
+        }
+        self.layer = layer;
+        self
     }
 
     /// The next thing to do: the machine's output first, then completion, then a read.
     pub(super) fn next(&mut self) -> Step<'_> {
         // the adapters report what was agreed from the finished machine, not its events
         while self.machine.poll_event().is_some() {}
-        if self.out.is_empty() {
-            let _ = self.machine.poll_transmit(&mut self.out);
+        let before = self.out.len();
+        let _ = self.machine.poll_transmit(&mut self.out);
+        if let (Some(layer), Some(fresh)) = (&mut self.layer, self.out.get_mut(before..)) {
+            super::seal(layer, fresh);
         }
         if !self.out.is_empty() {
             return Step::Write(&self.out);
@@ -81,10 +97,15 @@ impl<M: Machine> Driver<M> {
             self.round_trips += 1;
         }
         if n == 0 {
-            return Err(Failure::Eof);
+            return Err(self.ended());
         }
+        let fresh = self.room.get_mut(..n).unwrap_or_default();
+        let start = match &mut self.layer {
+            Some(layer) => super::open(layer, fresh).map_err(Failure::Layer)?,
+            None => 0,
+        };
         self.inbuf
-            .extend_from_slice(self.room.get(..n).unwrap_or_default());
+            .extend_from_slice(fresh.get(start..).unwrap_or_default());
         match self.machine.handle_input(&self.inbuf) {
             Ok(used) => {
                 self.inbuf.drain(..used.min(self.inbuf.len()));
@@ -99,14 +120,32 @@ impl<M: Machine> Driver<M> {
         }
     }
 
+    /// The stream ended (or was reset) before the machine completed: [`Failure::Eof`], or
+    /// what the private-network layer makes of it (a peer with another key hangs up).
+    pub(super) fn ended(&self) -> Failure<M::Error> {
+        if self.layer_unproved() {
+            #[cfg(feature = "pnet")]
+            return Failure::Layer(crate::upgrade::Error::Pnet(
+                crate::pnet::Error::ClosedBeforeProof,
+            ));
+        }
+        Failure::Eof
+    }
+
+    /// Whether a private-network layer runs and its peer has not proved the key yet.
+    pub(super) fn layer_unproved(&self) -> bool {
+        self.layer.as_deref().is_some_and(super::unproved)
+    }
+
     /// After a [`Failure::Machine`]: the failed machine's final message, if any.
     pub(super) fn last_words(&self) -> &[u8] {
         &self.out
     }
 
-    /// The machine, the peer bytes it did not consume (the next layer's), and the round
-    /// trips counted.
-    pub(super) fn finish(self) -> (M, Vec<u8>, u32) {
-        (self.machine, self.inbuf, self.round_trips)
+    /// The machine, the peer bytes it did not consume (the next layer's), the round trips
+    /// counted, and the private-network layer (the connection keeps running it).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn finish(self) -> (M, Vec<u8>, u32, Option<alloc::boxed::Box<super::Layer>>) {
+        (self.machine, self.inbuf, self.round_trips, self.layer)
     }
 }

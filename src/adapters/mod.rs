@@ -34,6 +34,7 @@
 //! | the handshake deadline passed | `TimedOut` |
 //! | the peer closed the connection during the upgrade, or mid-frame | `UnexpectedEof` |
 //! | the remote proved another PeerId than expected | `PermissionDenied` |
+//! | the peer holds another private-network key (`pnet`) | `PermissionDenied` |
 //! | no common security protocol or muxer | `Unsupported` |
 //! | anything else the peer sent wrong (malformed, forged, failed decryption) | `InvalidData` |
 //! | a caller bug (`ApiMisuse`) | `InvalidInput` |
@@ -75,6 +76,99 @@ pub mod tokio;
 pub use negotiate::Negotiated;
 use pump::Pump;
 
+/// The private-network layer a connection runs beneath everything, when its configuration
+/// has a pre-shared key. Without the `pnet` feature it cannot exist (an empty enum), so
+/// `Option<Box<Layer>>` is always `None` and costs a pointer.
+#[cfg(feature = "pnet")]
+type Layer = crate::pnet::Pnet;
+#[cfg(not(feature = "pnet"))]
+enum Layer {}
+
+/// The layer for `config`: its pre-shared key, our nonce from the OS.
+fn layer(config: &upgrade::Config) -> Option<alloc::boxed::Box<Layer>> {
+    #[cfg(feature = "pnet")]
+    {
+        config
+            .psk()
+            .map(|psk| alloc::boxed::Box::new(crate::pnet::Pnet::with_rng(psk, &mut os_rng())))
+    }
+    #[cfg(not(feature = "pnet"))]
+    {
+        let _ = config;
+        None
+    }
+}
+
+/// Our bytes through the layer (after its nonce), in place.
+fn seal(layer: &mut Layer, bytes: &mut [u8]) {
+    #[cfg(feature = "pnet")]
+    layer.seal(bytes);
+    #[cfg(not(feature = "pnet"))]
+    {
+        let _ = bytes;
+        match *layer {}
+    }
+}
+
+/// The peer's bytes through the layer, in place: where their plaintext begins.
+fn open(layer: &mut Layer, bytes: &mut [u8]) -> Result<usize, Error> {
+    #[cfg(feature = "pnet")]
+    return layer.open(bytes).map_err(Error::Pnet);
+    #[cfg(not(feature = "pnet"))]
+    {
+        let _ = bytes;
+        match *layer {}
+    }
+}
+
+/// Whether the peer has not yet proved the private network's key (its first bytes did not
+/// decrypt to the multistream header yet): a connection that ends, is reset or times out
+/// then most likely met another key.
+fn unproved(layer: &Layer) -> bool {
+    #[cfg(feature = "pnet")]
+    return !layer.peer_proved_key();
+    #[cfg(not(feature = "pnet"))]
+    match *layer {}
+}
+
+/// The error of an upgrade whose deadline passed: named after the private network when
+/// its peer never proved the key.
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+fn timed_out_in<M: crate::Machine>(driver: &driver::Driver<M>) -> io::Error {
+    timed_out_unproved(driver.layer_unproved())
+}
+
+/// [`timed_out_in`] from the driver's answer to `layer_unproved`.
+fn timed_out_unproved(unproved: bool) -> io::Error {
+    #[cfg(feature = "pnet")]
+    if unproved {
+        return io::Error::new(
+            io::ErrorKind::TimedOut,
+            Error::Pnet(crate::pnet::Error::TimedOutBeforeProof),
+        );
+    }
+    let _ = unproved;
+    timed_out()
+}
+
+/// The peer reset or dropped the connection (what a read then reports).
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// Our nonce: the first bytes on the wire.
+fn nonce(layer: &Layer) -> alloc::vec::Vec<u8> {
+    #[cfg(feature = "pnet")]
+    return layer.nonce().to_vec();
+    #[cfg(not(feature = "pnet"))]
+    match *layer {}
+}
+
 /// The default handshake deadline: 10 s, what rust-libp2p's `SwarmBuilder` gives a TCP
 /// connection's upgrade and js-libp2p an inbound one (go-libp2p gives 15 s). A peer that
 /// stalls or trickles its handshake is cut then.
@@ -111,6 +205,8 @@ pub fn io_error(e: Error) -> io::Error {
         Error::UnexpectedEof => io::ErrorKind::UnexpectedEof,
         Error::ApiMisuse(_) | Error::UnsupportedSecurity(_) => io::ErrorKind::InvalidInput,
         e if e.is_unexpected_peer() => io::ErrorKind::PermissionDenied,
+        #[cfg(feature = "pnet")]
+        Error::Pnet(_) => io::ErrorKind::PermissionDenied,
         Error::SecurityNegotiation(m) | Error::MuxerNegotiation(m)
             if matches!(m, crate::multistream::Error::NoProtocolAgreed { .. }) =>
         {
@@ -259,15 +355,15 @@ fn outbound_listener(
 
 /// The state for the connection once `driver`'s machine completed.
 fn finish<M: Upgrade>(driver: driver::Driver<M>) -> io::Result<Pump> {
-    let (machine, inbuf, round_trips) = driver.finish();
+    let (machine, inbuf, round_trips, layer) = driver.finish();
     let upgraded = machine.into_upgraded().map_err(io_error)?;
-    Ok(Pump::new(upgraded, inbuf, round_trips))
+    Ok(Pump::new(upgraded, inbuf, round_trips, layer))
 }
 
 /// The crate error of a failed drive.
 fn drive_error(f: driver::Failure<Error>) -> io::Error {
     match f {
         driver::Failure::Eof => io_error(Error::UnexpectedEof),
-        driver::Failure::Machine(e) => io_error(e),
+        driver::Failure::Machine(e) | driver::Failure::Layer(e) => io_error(e),
     }
 }

@@ -81,9 +81,11 @@ where
             "the peer closed the stream while negotiating",
         ),
         Failure::Machine(e) => io_error(e),
+        // no layer beneath a stream's negotiation
+        Failure::Layer(e) => super::io_error(e),
     })
     .await?;
-    let (machine, remaining, _) = driver.finish();
+    let (machine, remaining, _, _) = driver.finish();
     Ok(Negotiated {
         protocol: machine.agreed(),
         remaining,

@@ -17,13 +17,30 @@ pub(super) trait AsyncIo: Unpin {
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
-/// Runs `machine` to completion over `io` (the caller bounds it with its runtime's
-/// timeout) and returns the stream state for the connection.
-pub(super) async fn upgrade<I: AsyncIo, M: Upgrade>(io: &mut I, machine: M) -> io::Result<Pump> {
-    let mut driver = Driver::new(machine, super::HANDSHAKE_READ_CHUNK);
-    drive(io, &mut driver, drive_error).await?;
+/// The driver of an upgrade: `machine` over the private-network `layer`, if any.
+pub(super) fn driver<M: Upgrade>(
+    machine: M,
+    layer: Option<alloc::boxed::Box<super::Layer>>,
+) -> Driver<M> {
+    Driver::new(machine, super::HANDSHAKE_READ_CHUNK).with_layer(layer)
+}
+
+/// Runs the upgrade over `io` until its machine completed (the caller bounds it with its
+/// runtime's timeout, and still has the driver to tell why when it passes).
+pub(super) async fn upgrade<I: AsyncIo, M: Upgrade>(
+    io: &mut I,
+    driver: &mut Driver<M>,
+) -> io::Result<()> {
+    drive(io, driver, drive_error).await
+}
+
+/// The stream state for the connection once `driver`'s machine completed, after the last
+/// handshake message is written (it may wait in the channel: the peer needs it to finish).
+pub(super) async fn finish_upgrade<I: AsyncIo, M: Upgrade>(
+    io: &mut I,
+    driver: Driver<M>,
+) -> io::Result<Pump> {
     let mut pump = finish(driver)?;
-    // the last handshake message may wait in the channel: the peer needs it to finish
     poll_fn(|cx| poll_flush_pending(io, &mut pump, cx)).await?;
     poll_fn(|cx| io.poll_flush(cx)).await?;
     Ok(pump)
@@ -44,7 +61,15 @@ pub(super) async fn drive<I: AsyncIo, M: crate::Machine>(
                 driver.wrote();
             }
             Step::Read(room) => {
-                let n = poll_fn(|cx| io.poll_read(cx, room)).await?;
+                let n = match poll_fn(|cx| io.poll_read(cx, room)).await {
+                    Ok(n) => n,
+                    // a reset while a private network's peer is unproved: likely another key
+                    Err(e) if super::is_reset(&e) => match driver.ended() {
+                        Failure::Eof => return Err(e),
+                        failure => return Err(failed(failure)),
+                    },
+                    Err(e) => return Err(e),
+                };
                 if let Err(failure) = driver.read(n) {
                     if !driver.last_words().is_empty() {
                         let _ = write_all(io, driver.last_words()).await;

@@ -41,12 +41,19 @@ pub(super) struct Pump {
     out_pos: usize,
     /// The socket reached end of stream.
     eof: bool,
+    /// The private-network layer beneath the channel, if any.
+    layer: Option<alloc::boxed::Box<super::Layer>>,
 }
 
 impl Pump {
     /// The connection's state after the upgrade; `leftover` is what the peer sent behind
     /// its last handshake message (its first data).
-    pub(super) fn new(upgraded: Upgraded, mut leftover: Vec<u8>, round_trips: u32) -> Self {
+    pub(super) fn new(
+        upgraded: Upgraded,
+        mut leftover: Vec<u8>,
+        round_trips: u32,
+        layer: Option<alloc::boxed::Box<super::Layer>>,
+    ) -> Self {
         // the handshake's messages grew it; an idle connection should not keep that
         leftover.shrink_to_fit();
         let info = ConnectionInfo {
@@ -64,6 +71,7 @@ impl Pump {
             out: Vec::new(),
             out_pos: 0,
             eof: false,
+            layer,
         }
     }
 
@@ -113,12 +121,23 @@ impl Pump {
                 self.eof = true;
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Ok(n)) => Poll::Ready(self.absorb(room.get(..n).unwrap_or_default())),
+            Poll::Ready(Ok(n)) => {
+                Poll::Ready(self.take_read(room.get_mut(..n).unwrap_or_default()))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         };
         READ_ROOM.with(|cell| cell.set(room));
         result
+    }
+
+    /// Bytes the socket read: through the private-network layer first, if any.
+    fn take_read(&mut self, fresh: &mut [u8]) -> io::Result<()> {
+        let start = match &mut self.layer {
+            Some(layer) => super::open(layer, fresh).map_err(io_error)?,
+            None => 0,
+        };
+        self.absorb(fresh.get(start..).unwrap_or_default())
     }
 
     /// Fresh ciphertext from the read room: a partly received frame is completed first
@@ -186,7 +205,11 @@ impl Pump {
             self.out.clear();
             self.out_pos = 0;
         }
+        let before = self.out.len();
         let _ = self.channel.poll_transmit(&mut self.out);
+        if let (Some(layer), Some(fresh)) = (&mut self.layer, self.out.get_mut(before..)) {
+            super::seal(layer, fresh);
+        }
         if self.out.is_empty() && self.out.capacity() > 0 {
             self.out = Vec::new();
             self.channel.shrink_buffers();

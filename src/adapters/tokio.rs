@@ -48,7 +48,13 @@ pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, super::dialer(config, expected_peer)?, timeout).await
+    run(
+        io,
+        super::dialer(config, expected_peer)?,
+        super::layer(config),
+        timeout,
+    )
+    .await
 }
 
 /// Dials `expected_peer` through a [`PeerMemory`] (one per process, owned by the caller):
@@ -74,11 +80,11 @@ where
     Fut: Future<Output = io::Result<S>>,
 {
     let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
-    let mut result = run(connect().await?, dialer, timeout).await;
+    let mut result = run(connect().await?, dialer, super::layer(config), timeout).await;
     let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
     if super::observe_dial(memory, &expected_peer, recalled, info) {
         let (dialer, recalled) = super::remembering_dialer(config, expected_peer, memory)?;
-        result = run(connect().await?, dialer, timeout).await;
+        result = run(connect().await?, dialer, super::layer(config), timeout).await;
         let info = result.as_mut().map(|s| &mut s.pump.info).map_err(|e| &*e);
         super::observe_dial(memory, &expected_peer, recalled, info);
     }
@@ -91,7 +97,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     config: &Config,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, super::listener(config)?, timeout).await
+    run(io, super::listener(config)?, super::layer(config), timeout).await
 }
 
 /// Upgrades a connection we opened as the *listener* (hole punching's role override:
@@ -106,6 +112,7 @@ pub async fn dial_as_listener<S: AsyncRead + AsyncWrite + Unpin>(
     run(
         io,
         super::outbound_listener(config, expected_peer)?,
+        super::layer(config),
         timeout,
     )
     .await
@@ -120,7 +127,13 @@ pub async fn accept_as_dialer<S: AsyncRead + AsyncWrite + Unpin>(
     expected_peer: Option<PeerId>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
-    run(io, super::dialer(config, expected_peer)?, timeout).await
+    run(
+        io,
+        super::dialer(config, expected_peer)?,
+        super::layer(config),
+        timeout,
+    )
+    .await
 }
 
 /// Agrees a protocol on `io` (a muxer's stream, say) as the multistream-select dialer:
@@ -156,10 +169,18 @@ where
 async fn run<S: AsyncRead + AsyncWrite + Unpin, M: Upgrade>(
     io: S,
     machine: M,
+    layer: Option<alloc::boxed::Box<super::Layer>>,
     timeout: Duration,
 ) -> io::Result<SecureStream<S>> {
     let mut io = Io(io);
-    match ::tokio::time::timeout(timeout, poll::upgrade(&mut io, machine)).await {
+    let deadline = ::tokio::time::Instant::now() + timeout;
+    let mut driver = poll::driver(machine, layer);
+    match ::tokio::time::timeout_at(deadline, poll::upgrade(&mut io, &mut driver)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(super::timed_out_in(&driver)),
+    }
+    match ::tokio::time::timeout_at(deadline, poll::finish_upgrade(&mut io, driver)).await {
         Ok(Ok(pump)) => Ok(SecureStream { io, pump }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(timed_out()),

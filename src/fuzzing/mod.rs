@@ -17,6 +17,8 @@ mod mplex;
 mod multistream;
 #[cfg(feature = "noise")]
 mod noise;
+#[cfg(feature = "pnet")]
+mod pnet;
 mod rng;
 #[cfg(feature = "secio")]
 mod secio;
@@ -34,6 +36,8 @@ pub use mplex::mplex_connection;
 pub use multistream::{multistream_dialer, multistream_listener};
 #[cfg(feature = "noise")]
 pub use noise::{noise_initiator, noise_responder, noise_transport};
+#[cfg(feature = "pnet")]
+pub use pnet::pnet_layer;
 pub use rng::TestRng;
 #[cfg(test)]
 pub(crate) use rng::{mutate, Xorshift};

@@ -31,6 +31,11 @@ pub enum Error {
     #[cfg(feature = "secio")]
     #[error("secio: {0}")]
     Secio(crate::secio::Error),
+    /// The private-network layer beneath the upgrade failed (the peer holds another
+    /// pre-shared key). Its code and fault are the wrapped error's.
+    #[cfg(feature = "pnet")]
+    #[error("private network: {0}")]
+    Pnet(crate::pnet::Error),
     /// A security protocol name that is unknown or not compiled in. Code 7401.
     #[error("unsupported security protocol {0:?}")]
     UnsupportedSecurity(String),
@@ -63,6 +68,8 @@ impl Error {
             Error::Tls(e) => e.fault(),
             #[cfg(feature = "secio")]
             Error::Secio(e) => e.fault(),
+            #[cfg(feature = "pnet")]
+            Error::Pnet(e) => e.fault(),
             Error::UnexpectedEof => Fault::PeerMisbehaved,
             Error::RememberedProtocolRefused { .. } => Fault::PeerIncompatible,
             Error::UnsupportedSecurity(_) | Error::ApiMisuse(_) => Fault::ApiMisuse,
@@ -81,6 +88,8 @@ impl Error {
             Error::Tls(e) => e.code(),
             #[cfg(feature = "secio")]
             Error::Secio(e) => e.code(),
+            #[cfg(feature = "pnet")]
+            Error::Pnet(e) => e.code(),
             Error::UnexpectedEof => 7201,
             Error::RememberedProtocolRefused { .. } => 7301,
             Error::UnsupportedSecurity(_) => 7401,
@@ -101,6 +110,8 @@ impl Error {
             Error::Tls(_) => Layer::Tls,
             #[cfg(feature = "secio")]
             Error::Secio(_) => Layer::Secio,
+            #[cfg(feature = "pnet")]
+            Error::Pnet(_) => Layer::Pnet,
             Error::UnsupportedSecurity(_)
             | Error::UnexpectedEof
             | Error::RememberedProtocolRefused { .. }

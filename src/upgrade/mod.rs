@@ -162,6 +162,8 @@ pub struct Config {
     muxers: Vec<String>,
     early_muxer: bool,
     optimistic: bool,
+    #[cfg(feature = "pnet")]
+    psk: Option<crate::pnet::PreSharedKey>,
 }
 
 impl Config {
@@ -187,6 +189,8 @@ impl Config {
             muxers: alloc::vec![YAMUX.to_string()],
             early_muxer: true,
             optimistic: true,
+            #[cfg(feature = "pnet")]
+            psk: None,
         };
         Ok(config.sync_muxers())
     }
@@ -268,6 +272,23 @@ impl Config {
             self.secio = self.secio.with_key_policy(policy);
         }
         self
+    }
+
+    /// The private network's pre-shared key: the adapters run the [`crate::pnet`] layer
+    /// beneath the upgrade and the channel (a nonce each way, then XSalsa20), so only
+    /// peers holding the same key can connect; one with another key fails at its first
+    /// byte with [`crate::pnet::Error::WrongKey`].
+    #[cfg(feature = "pnet")]
+    #[must_use]
+    pub fn with_psk(mut self, psk: crate::pnet::PreSharedKey) -> Self {
+        self.psk = Some(psk);
+        self
+    }
+
+    /// The pre-shared key, if this configuration is for a private network.
+    #[cfg(feature = "pnet")]
+    pub fn psk(&self) -> Option<&crate::pnet::PreSharedKey> {
+        self.psk.as_ref()
     }
 
     /// Whether the dialer negotiates optimistically (multistream `V1Lazy`): with a single

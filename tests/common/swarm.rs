@@ -96,6 +96,49 @@ pub(crate) fn build_swarm_on(security: Security, stack: Stack) -> Swarm<ping::Be
     }
 }
 
+/// A Swarm in the private network of `psk` (libp2p-pnet beneath the security upgrade, as
+/// rust-libp2p composes it: `tcp.and_then(pnet handshake).upgrade(..)`), with only
+/// `security`, yamux and ping.
+pub(crate) fn build_pnet_swarm(security: Security, psk: [u8; 32]) -> Swarm<ping::Behaviour> {
+    use libp2p::core::muxing::StreamMuxerBox;
+    use libp2p::core::transport::Transport;
+    use libp2p::core::upgrade::Version;
+    use libp2p::pnet::{PnetConfig, PreSharedKey};
+    let behaviour = |_: &Keypair| {
+        ping::Behaviour::new(
+            ping::Config::new()
+                .with_interval(PING_INTERVAL)
+                .with_timeout(Duration::from_secs(10)),
+        )
+    };
+    let config = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_secs(60));
+    SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_other_transport(|key| {
+            let psk = PreSharedKey::new(psk);
+            let base = tcp::tokio::Transport::new(tcp::Config::default())
+                .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+                .upgrade(Version::V1Lazy);
+            match security {
+                Security::Noise => base
+                    .authenticate(noise::Config::new(key).expect("noise config"))
+                    .multiplex(yamux::Config::default())
+                    .map(|(p, c), _| (p, StreamMuxerBox::new(c)))
+                    .boxed(),
+                Security::Tls => base
+                    .authenticate(tls::Config::new(key).expect("tls config"))
+                    .multiplex(yamux::Config::default())
+                    .map(|(p, c), _| (p, StreamMuxerBox::new(c)))
+                    .boxed(),
+            }
+        })
+        .expect("pnet transport")
+        .with_behaviour(behaviour)
+        .expect("ping behaviour")
+        .with_swarm_config(config)
+        .build()
+}
+
 /// What a running Swarm saw, reduced to what the tests check.
 #[derive(Debug)]
 pub(crate) enum Seen {

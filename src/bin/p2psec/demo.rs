@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use p2psec::adapters::{os_rng, unix_time_now, DEFAULT_HANDSHAKE_TIMEOUT};
 use p2psec::identity::{KeyType, Keypair};
+use p2psec::pnet::PreSharedKey;
 use p2psec::upgrade::{Config, SecurityProtocol};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -23,6 +24,9 @@ pub(crate) struct Args {
     /// accepted when built with the `secio` feature).
     #[arg(long, value_delimiter = ',')]
     security: Vec<String>,
+    /// Run both ends in the private network of this key file (libp2p pnet).
+    #[arg(long)]
+    psk: Option<std::path::PathBuf>,
 }
 
 struct Row {
@@ -39,6 +43,7 @@ struct Row {
 pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let len = args.echo_mib * 1024 * 1024;
+    let psk = args.psk.as_deref().map(crate::psk::read).transpose()?;
     let mut rows = Vec::new();
     let protocols = if args.security.is_empty() {
         SecurityProtocol::ALL.to_vec()
@@ -50,7 +55,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
             .map_err(|e| e.to_string())?
     };
     for protocol in protocols {
-        let row = runtime.block_on(one(protocol, len))?;
+        let row = runtime.block_on(one(protocol, len, psk.as_ref()))?;
         if out.json() {
             out.record(&[
                 ("security", json!(row.protocol.protocol_id())),
@@ -101,9 +106,13 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
 }
 
 /// One protocol: listen, dial, upgrade, ping, echo.
-async fn one(protocol: SecurityProtocol, len: usize) -> Result<Row, CliError> {
-    let listener_config = config(protocol)?;
-    let dialer_config = config(protocol)?;
+async fn one(
+    protocol: SecurityProtocol,
+    len: usize,
+    psk: Option<&PreSharedKey>,
+) -> Result<Row, CliError> {
+    let listener_config = config(protocol, psk)?;
+    let dialer_config = config(protocol, psk)?;
     let tcp = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -148,11 +157,15 @@ async fn one(protocol: SecurityProtocol, len: usize) -> Result<Row, CliError> {
     })
 }
 
-fn config(protocol: SecurityProtocol) -> Result<Config, CliError> {
+fn config(protocol: SecurityProtocol, psk: Option<&PreSharedKey>) -> Result<Config, CliError> {
     let identity = Keypair::generate_with_os_rng(KeyType::Ed25519).map_err(|e| e.to_string())?;
-    Config::new(&identity, unix_time_now(), &mut os_rng())
+    let config = Config::new(&identity, unix_time_now(), &mut os_rng())
         .and_then(|c| c.with_security([protocol]))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(match psk {
+        Some(key) => config.with_psk(key.clone()),
+        None => config,
+    })
 }
 
 fn mib_per_s(len: usize, took: Duration) -> f64 {

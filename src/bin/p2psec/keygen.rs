@@ -44,7 +44,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
 }
 
 /// Creates the file (never overwrites an existing key) readable by its owner only.
-fn write_secret(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_secret(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -16,6 +16,7 @@ mod listen;
 mod net;
 mod output;
 mod peer_id;
+mod psk;
 
 #[derive(Parser)]
 #[command(name = "p2psec", version, about = "Sans-IO libp2p connection security")]
@@ -42,6 +43,9 @@ enum Command {
     Dial(dial::Args),
     /// Check a DER or PEM certificate by the libp2p TLS rules; print its PeerId.
     InspectCert(inspect_cert::Args),
+    /// Private-network keys (libp2p pnet): generate one, or print a key's fingerprint.
+    #[command(subcommand)]
+    Psk(psk::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let out = output::Output::new(cli.json);
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(args, &out),
+        Command::Psk(args) => psk::run(args, &out),
         Command::PeerId(args) => peer_id::run(args, &out),
         Command::Demo(args) => demo::run(args, &out),
         Command::Listen(args) => listen::run(args, &out),

@@ -58,6 +58,10 @@ pub(crate) struct SecurityArgs {
     /// could then impersonate that PeerId. Off by default; our own keys stay >= 2048 bits.
     #[arg(long)]
     pub(crate) legacy_rsa_1024: bool,
+    /// A private network's key file (libp2p pnet: `/key/swarm/psk/1.0.0/`, from `p2psec
+    /// psk generate` or go-libp2p's `swarm.key`): only peers holding the same key connect.
+    #[arg(long)]
+    pub(crate) psk: Option<PathBuf>,
 }
 
 /// A duration given in seconds (decimals allowed), as the command line takes them.
@@ -101,7 +105,7 @@ impl SecurityArgs {
             }
             muxers.push(id);
         }
-        Ok(Config::new(
+        let config = Config::new(
             &identity,
             adapters::unix_time_now(),
             &mut adapters::os_rng(),
@@ -117,7 +121,15 @@ impl SecurityArgs {
             KeyPolicy::allowing_legacy_rsa_1024()
         } else {
             KeyPolicy::STRICT
-        }))
+        });
+        match &self.psk {
+            Some(path) => {
+                let key = crate::psk::read(path)?;
+                eprintln!("private network: key fingerprint {}", key.fingerprint());
+                Ok(config.with_psk(key))
+            }
+            None => Ok(config),
+        }
     }
 }
 

@@ -21,6 +21,9 @@
 //       "rtt_ms":..}. For remotes that serve no protocol at all (the C example
 //       in ffi/examples, tests/ffi_ping.rs).
 //
+//   --psk FILE (listen or dial): a private network (@libp2p/pnet) with that key file
+//       (tests/pnet_interop.rs).
+//
 //   --rsa-bits N (listen or dial): the node's identity is an N-bit RSA key (for the
 //       legacy RSA-1024 tests, tests/legacy_rsa.rs) instead of a fresh Ed25519 one.
 //
@@ -52,6 +55,8 @@ const { ping } = await import('@libp2p/ping')
 const { peerIdFromString } = await import('@libp2p/peer-id')
 const { multiaddr } = await import('@multiformats/multiaddr')
 const { generateKeyPair } = await import('@libp2p/crypto/keys')
+const { preSharedKey } = await import('@libp2p/pnet')
+const { readFileSync } = await import('node:fs')
 
 const ECHO_PROTOCOL = '/echo/1.0.0'
 const ECHO_CHUNK = 64 * 1024
@@ -69,7 +74,7 @@ function usage (msg) {
 function parseArgs (argv) {
   const [command, ...rest] = argv
   if (command !== 'listen' && command !== 'dial') usage(`unknown command ${command ?? '(none)'}`)
-  const opts = { command, security: null, json: false, ping: 1, echo: null, timeout: 60, addr: null, yamuxPing: false, rsaBits: null }
+  const opts = { command, security: null, json: false, ping: 1, echo: null, timeout: 60, addr: null, yamuxPing: false, rsaBits: null, psk: null }
   const intArg = (name, value) => {
     if (value == null || !/^\d+$/.test(value)) usage(`${name} needs a non-negative integer`)
     return Number.parseInt(value, 10)
@@ -84,6 +89,7 @@ function parseArgs (argv) {
       case '--timeout': opts.timeout = intArg(arg, rest[++i]); break
       case '--yamux-ping': opts.yamuxPing = true; break
       case '--rsa-bits': opts.rsaBits = intArg(arg, rest[++i]); break
+      case '--psk': opts.psk = rest[++i]; if (opts.psk == null) usage('--psk needs a key file'); break
       default:
         if (command === 'dial' && opts.addr == null && !arg.startsWith('--')) {
           opts.addr = arg
@@ -107,8 +113,11 @@ async function createNode (opts, listen) {
   // --rsa-bits: an RSA identity of that size (js-libp2p accepts any size up to 8192,
   // so a legacy 1024-bit node can be made), instead of a fresh Ed25519 one
   const privateKey = opts.rsaBits == null ? undefined : await generateKeyPair('RSA', opts.rsaBits)
+  // --psk: a private network (@libp2p/pnet) with the key file's bytes
+  const connectionProtector = opts.psk == null ? undefined : preSharedKey({ psk: readFileSync(opts.psk) })
   return createLibp2p({
     privateKey,
+    connectionProtector,
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp()],
     connectionEncrypters: [encrypter(opts.security)],
