@@ -112,7 +112,8 @@ impl Pump {
         &mut self,
         read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<()>> {
-        let mut room = READ_ROOM.with(Cell::take);
+        // `try_with`: a thread being torn down has no room left to lend, not a panic
+        let mut room = READ_ROOM.try_with(Cell::take).unwrap_or_default();
         if room.len() < READ_CHUNK {
             room = vec![0; READ_CHUNK];
         }
@@ -127,7 +128,7 @@ impl Pump {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         };
-        READ_ROOM.with(|cell| cell.set(room));
+        let _ = READ_ROOM.try_with(|cell| cell.set(room));
         result
     }
 

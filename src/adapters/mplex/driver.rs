@@ -19,7 +19,8 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(super) struct Driver<I> {
     pub(super) io: I,
     pub(super) shared: Handle,
-    /// `inbuf[..filled]`: input the machine has not consumed.
+    /// `inbuf[..filled]`: input the machine has not consumed. Allocated for a read and given
+    /// back when the socket has nothing more while nothing is kept.
     inbuf: Vec<u8>,
     filled: usize,
     /// `out[out_pos..]`: frames not written to the socket yet.
@@ -54,7 +55,7 @@ impl<I> Driver<I> {
         Self {
             io,
             shared,
-            inbuf: alloc::vec![0; READ_CHUNK],
+            inbuf: Vec::new(),
             filled: 0,
             out: Vec::new(),
             out_pos: 0,
@@ -144,6 +145,9 @@ impl<I: AsyncIo> Driver<I> {
                 drop(core::mem::take(&mut self.inbound));
             }
             if self.filled == 0 {
+                if self.inbuf.is_empty() {
+                    self.inbuf = alloc::vec![0; READ_CHUNK];
+                }
                 match self.io.poll_read(cx, &mut self.inbuf) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Ok(())),
                     Poll::Ready(Ok(n)) => {
@@ -151,7 +155,8 @@ impl<I: AsyncIo> Driver<I> {
                         progress = true;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {}
+                    // nothing to read and nothing kept: an idle connection holds no room
+                    Poll::Pending => self.inbuf = Vec::new(),
                 }
             }
             match self.transmit(cx) {
