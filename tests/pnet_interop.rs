@@ -3,8 +3,11 @@
 //! rust-libp2p composes it: TCP, then the pnet handshake, then the upgrade) and against
 //! js-libp2p with `@libp2p/pnet` (`tests/interop/js/peer.mjs --psk`), in both roles, Noise
 //! and TLS. The same key connects and pings; another key fails on both sides, and
-//! p2psec's side names it (`pnet::Error::WrongKey` or `ClosedBeforeProof`) instead of
-//! waiting for its deadline.
+//! p2psec's side names it: `pnet::Error::WrongKey` at the peer's first byte when the peer
+//! speaks first or answers, `ClosedBeforeProof` when it hangs up, `TimedOutBeforeProof`
+//! when a listener waits in silence for the rest of what our bytes decrypted to on its
+//! side (both rust-libp2p's and js-libp2p's multistream listeners wait for the dialer's
+//! header; those dials run with a short deadline).
 #![cfg(feature = "cli")]
 
 use std::path::PathBuf;
@@ -264,6 +267,9 @@ async fn p2psec_dials_pnet_js(security: Security) {
     assert!(ok, "{what}, same key: {stdout}\n{stderr}");
     // js-libp2p limits inbound connections per second from one address
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // like rust-libp2p's, js-libp2p's listener may wait in silence when our bytes decrypt
+    // to noise that announces a long message (or it resets): a short deadline, and the
+    // cause named either way
     let (ok, _, stderr, took) = run(p2psec(&[
         "dial",
         &node.addr,
@@ -271,6 +277,8 @@ async fn p2psec_dials_pnet_js(security: Security) {
         security.cli(),
         "--psk",
         other,
+        "--handshake-timeout",
+        "2",
     ]))
     .await;
     check_refusal(&format!("{what}, another key"), ok, &stderr, took);
