@@ -13,6 +13,7 @@
 
 use pyo3::prelude::*;
 
+mod bench;
 mod channel;
 mod config;
 mod errors;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keys::parse_multiaddr, m)?)?;
     m.add_function(wrap_pyfunction!(keys::tcp_multiaddr, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_class_name, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_rust_upgrade_loop, m)?)?;
     m.add("SECURITY_PROTOCOLS", upgrade::security_protocols())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
