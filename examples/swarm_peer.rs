@@ -108,7 +108,10 @@ async fn dial(security: Security, addr: Multiaddr, pings: usize, limit: Duration
         };
         say(&line(&seen));
         match &seen {
-            Seen::Ping { peer, result: Ok(_) } if *peer == target => answered += 1,
+            Seen::Ping {
+                peer,
+                result: Ok(_),
+            } if *peer == target => answered += 1,
             Seen::OutgoingError(_) => return 1,
             _ => {}
         }

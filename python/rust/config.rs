@@ -48,7 +48,9 @@ pub(crate) fn security_protocol(py: Python<'_>, name: &str) -> PyResult<Security
         .ok_or_else(|| {
             bad_argument(
                 py,
-                format!("unknown security protocol {name:?}: expected \"noise\", \"tls\" or \"secio\""),
+                format!(
+                    "unknown security protocol {name:?}: expected \"noise\", \"tls\" or \"secio\""
+                ),
             )
         })
 }
@@ -102,9 +104,10 @@ impl UpgradeConfig {
         config = config.with_security(protocols).map_err(fail)?;
         if noise_static_key.is_some() || noise_prologue.is_some() {
             let mut noise = match noise_static_key {
-                Some(secret) => {
-                    p2psec::noise::Config::with_static_secret(&keypair.0, seed32(py, "noise_static_key", secret)?)
-                }
+                Some(secret) => p2psec::noise::Config::with_static_secret(
+                    &keypair.0,
+                    seed32(py, "noise_static_key", secret)?,
+                ),
                 None => p2psec::noise::Config::new(&keypair.0, &mut *rng),
             }
             .map_err(|e| fail(p2psec::upgrade::Error::Noise(e)))?;
@@ -130,7 +133,11 @@ impl UpgradeConfig {
     /// The security protocol ids, preferred first.
     #[getter]
     fn security(&self) -> Vec<&'static str> {
-        self.config.security().iter().map(|p| p.protocol_id()).collect()
+        self.config
+            .security()
+            .iter()
+            .map(|p| p.protocol_id())
+            .collect()
     }
 
     /// The muxer protocol ids, preferred first.

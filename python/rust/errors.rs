@@ -81,11 +81,17 @@ pub(crate) fn error_class_name(code: u16) -> &'static str {
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// An instance of `p2psec.errors.<class>(message, code, fault, layer)`.
-fn make(py: Python<'_>, class: &str, message: String, code: u16, fault: &str, layer: &str) -> PyErr {
+fn make(
+    py: Python<'_>,
+    class: &str,
+    message: String,
+    code: u16,
+    fault: &str,
+    layer: &str,
+) -> PyErr {
     let built = (|| -> PyResult<PyErr> {
-        let module = ERRORS.get_or_try_init(py, || {
-            py.import("p2psec.errors").map(|m| m.unbind())
-        })?;
+        let module =
+            ERRORS.get_or_try_init(py, || py.import("p2psec.errors").map(|m| m.unbind()))?;
         let cls = module.bind(py).getattr(class)?;
         let cls = cls.cast_into::<PyType>()?;
         let value = cls.call1((message, code, fault, layer))?;
@@ -128,12 +134,26 @@ pub(crate) fn invalid_input(py: Python<'_>, what: &str, e: &p2psec::identity::Er
 
 /// A bad argument that has no library error behind it.
 pub(crate) fn bad_argument(py: Python<'_>, message: impl Into<String>) -> PyErr {
-    make(py, "InvalidInput", message.into(), 0, "api_misuse", "upgrade")
+    make(
+        py,
+        "InvalidInput",
+        message.into(),
+        0,
+        "api_misuse",
+        "upgrade",
+    )
 }
 
 /// A call out of order (the machine is finished, the upgrade not complete).
 pub(crate) fn misuse(py: Python<'_>, message: impl Into<String>) -> PyErr {
-    make(py, "UsageError", message.into(), 7402, "api_misuse", "upgrade")
+    make(
+        py,
+        "UsageError",
+        message.into(),
+        7402,
+        "api_misuse",
+        "upgrade",
+    )
 }
 
 #[cfg(test)]

@@ -67,9 +67,7 @@ impl Keypair {
         let mut secret = seed32(py, "seed", seed)?;
         let bad = |e: p2psec::identity::Error| invalid_input(py, "seed is not a secret scalar", &e);
         let keypair = match kind {
-            KeyType::Ed25519 => {
-                p2psec::Keypair::Ed25519(ed25519::Keypair::from_seed(&mut secret))
-            }
+            KeyType::Ed25519 => p2psec::Keypair::Ed25519(ed25519::Keypair::from_seed(&mut secret)),
             KeyType::Secp256k1 => p2psec::Keypair::Secp256k1(
                 secp256k1::Keypair::try_from_scalar(&secret[..]).map_err(bad)?,
             ),
@@ -200,12 +198,18 @@ impl PeerId {
 /// gives `("127.0.0.1", 4001, PeerId(…))`; the PeerId is `None` when the address has
 /// none. `/ip6/` hosts come back without brackets.
 #[pyfunction]
-pub(crate) fn parse_multiaddr(py: Python<'_>, text: &str) -> PyResult<(String, u16, Option<PeerId>)> {
+pub(crate) fn parse_multiaddr(
+    py: Python<'_>,
+    text: &str,
+) -> PyResult<(String, u16, Option<PeerId>)> {
     let addr: p2psec::multiaddr::Multiaddr = text
         .parse()
         .map_err(|e| bad_argument(py, format!("not a multiaddr {text:?}: {e}")))?;
     let socket = addr.tcp_socket_addr().ok_or_else(|| {
-        bad_argument(py, format!("{text:?} is not a TCP address (/ip4|ip6/…/tcp/…)"))
+        bad_argument(
+            py,
+            format!("{text:?} is not a TCP address (/ip4|ip6/…/tcp/…)"),
+        )
     })?;
     let peer = addr
         .peer_id()
@@ -217,7 +221,12 @@ pub(crate) fn parse_multiaddr(py: Python<'_>, text: &str) -> PyResult<(String, u
 /// The text multiaddr of a TCP address, with `/p2p/<peer_id>` when one is given.
 #[pyfunction]
 #[pyo3(signature = (host, port, peer_id = None))]
-pub(crate) fn tcp_multiaddr(py: Python<'_>, host: &str, port: u16, peer_id: Option<&PeerId>) -> PyResult<String> {
+pub(crate) fn tcp_multiaddr(
+    py: Python<'_>,
+    host: &str,
+    port: u16,
+    peer_id: Option<&PeerId>,
+) -> PyResult<String> {
     let ip: std::net::IpAddr = host
         .parse()
         .map_err(|_| bad_argument(py, format!("{host:?} is not an IP address")))?;

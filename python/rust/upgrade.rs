@@ -16,7 +16,10 @@ use crate::keys::PeerId;
 
 /// The security protocols this build has, as protocol ids.
 pub(crate) fn security_protocols() -> Vec<&'static str> {
-    SecurityProtocol::ALL.iter().map(|p| p.protocol_id()).collect()
+    SecurityProtocol::ALL
+        .iter()
+        .map(|p| p.protocol_id())
+        .collect()
 }
 
 /// The two machines, as the classes finish them.
@@ -51,10 +54,12 @@ fn event_object(py: Python<'_>, event: Event) -> PyResult<Option<Py<PyAny>>> {
         .get_or_try_init(py, || py.import("p2psec.events").map(|m| m.unbind()))?
         .bind(py);
     let object = match event {
-        Event::SecurityAgreed(p) => module.getattr("SecurityAgreed")?.call1((p.protocol_id(),))?,
-        Event::RemoteIdentified { peer_id } => {
-            module.getattr("RemoteIdentified")?.call1((PeerId(peer_id),))?
-        }
+        Event::SecurityAgreed(p) => module
+            .getattr("SecurityAgreed")?
+            .call1((p.protocol_id(),))?,
+        Event::RemoteIdentified { peer_id } => module
+            .getattr("RemoteIdentified")?
+            .call1((PeerId(peer_id),))?,
         Event::Complete => module.getattr("UpgradeComplete")?.call0()?,
         #[allow(unreachable_patterns)]
         _ => return Ok(None),
@@ -114,7 +119,7 @@ impl<M: Upgrade> Handle<M> {
         self.error.is_none() && self.machine.as_ref().is_some_and(|m| m.is_complete())
     }
 
-    fn into_channel(&mut self, py: Python<'_>) -> PyResult<SecureChannel> {
+    fn take_channel(&mut self, py: Python<'_>) -> PyResult<SecureChannel> {
         if !self.live(py)?.is_complete() {
             return Err(misuse(py, "the upgrade is not complete"));
         }
@@ -162,8 +167,9 @@ macro_rules! upgrade_methods {
             }
 
             /// The secured channel of a complete upgrade (the machine is used up).
-            fn into_channel(&mut self, py: Python<'_>) -> PyResult<SecureChannel> {
-                self.0.into_channel(py)
+            #[pyo3(name = "into_channel")]
+            fn take_channel(&mut self, py: Python<'_>) -> PyResult<SecureChannel> {
+                self.0.take_channel(py)
             }
         }
     };
