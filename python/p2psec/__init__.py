@@ -8,12 +8,16 @@ hidden random number generator. Drive them yourself (h11 style)::
     config = p2psec.UpgradeConfig(p2psec.Keypair.generate())
     dialer = p2psec.Dialer(config, expected_peer)
     sock.sendall(dialer.data_to_send())
+    pending = b""
     while not dialer.is_complete:
         data = sock.recv(65536)
-        used = dialer.receive_data(data)
+        if not data:
+            dialer.receive_eof()            # raises ConnectionClosed
+        pending += data
+        pending = pending[dialer.receive_data(pending):]  # whole messages only
         sock.sendall(dialer.data_to_send())
     channel = dialer.into_channel()
-    channel.receive_data(data[used:])
+    channel.receive_data(pending)           # bytes past the upgrade are the channel's
 
 or let a driver do it: :mod:`p2psec.asyncio`, :mod:`p2psec.trio`, and
 :mod:`p2psec.libp2p` (a security transport for py-libp2p hosts).

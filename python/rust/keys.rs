@@ -189,6 +189,12 @@ impl PeerId {
         h.finish()
     }
 
+    /// Pickling and copying go through the text form.
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, (String,))> {
+        let class = py.get_type::<PeerId>().into_any().unbind();
+        Ok((class, (self.0.to_base58(),)))
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.cast::<PeerId>().is_ok_and(|o| o.get().0 == self.0)
     }
@@ -205,6 +211,20 @@ pub(crate) fn parse_multiaddr(
     let addr: p2psec::multiaddr::Multiaddr = text
         .parse()
         .map_err(|e| bad_argument(py, format!("not a multiaddr {text:?}: {e}")))?;
+    // a plain TCP address: nothing after the port but the peer's /p2p/ (a /ws, /tls or
+    // /p2p-circuit address would be dialed as something it is not)
+    let extra = addr.components().get(2..).unwrap_or_default();
+    let plain = match extra {
+        [] => true,
+        [last] => matches!(last.protocol, "p2p" | "ipfs"),
+        _ => false,
+    };
+    if !plain {
+        return Err(bad_argument(
+            py,
+            format!("{text:?} is not a plain TCP address: only /p2p/<PeerId> may follow the port"),
+        ));
+    }
     let socket = addr.tcp_socket_addr().ok_or_else(|| {
         bad_argument(
             py,

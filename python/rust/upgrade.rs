@@ -14,9 +14,10 @@ use crate::config::{machine_seed, now_or_system, security_protocol, UpgradeConfi
 use crate::errors::{misuse, upgrade_error};
 use crate::keys::PeerId;
 
-/// The security protocols this build has, as protocol ids.
+/// The security protocols this build has, as protocol ids (SECIO among them: opt-in, it
+/// is not in `UpgradeConfig`'s default list).
 pub(crate) fn security_protocols() -> Vec<&'static str> {
-    SecurityProtocol::ALL
+    SecurityProtocol::KNOWN
         .iter()
         .map(|p| p.protocol_id())
         .collect()
@@ -96,6 +97,13 @@ impl<M: Upgrade> Handle<M> {
         result.map_err(|e| self.fail(py, e))
     }
 
+    fn receive_eof(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.live(py)?.is_complete() {
+            return Ok(());
+        }
+        Err(self.fail(py, upgrade::Error::UnexpectedEof))
+    }
+
     fn data_to_send<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
         // a failed machine may still have its last message (an alert, `na`) to send
         let mut out = Vec::new();
@@ -149,6 +157,12 @@ macro_rules! upgrade_methods {
                 self.0.receive_data(py, data)
             }
 
+            /// The peer closed the connection: raises `ConnectionClosed` (and poisons the
+            /// machine) unless the upgrade is complete.
+            fn receive_eof(&mut self, py: Python<'_>) -> PyResult<()> {
+                self.0.receive_eof(py)
+            }
+
             /// The bytes to send to the peer now (empty when there are none).
             fn data_to_send<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
                 self.0.data_to_send(py)
@@ -178,7 +192,8 @@ macro_rules! upgrade_methods {
 /// The dialer's side of an upgrade: proposes the security protocols, runs the handshake,
 /// checks the remote's PeerId against `expected_peer` when one is given, and selects the
 /// muxer. `now`: Unix seconds (certificate checks); `seed`: 32 bytes for the handshake's
-/// ephemeral keys (default: OS randomness), so a seeded run replays byte for byte.
+/// ephemeral keys (default: OS randomness), so a seeded Noise or SECIO run replays byte
+/// for byte (TLS's ClientHello random and key shares are drawn inside rustls).
 #[pyclass(module = "p2psec._native")]
 pub struct Dialer(Handle<upgrade::Dialer>);
 

@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import pytest
+import sys
+
+# `python -m pytest` run from python/ puts the source tree first on sys.path, and its
+# p2psec/ has no compiled _native: the tests import the installed package instead.
+_SRC = Path(__file__).resolve().parents[1]
+if not any((_SRC / "p2psec").glob("_native*.so")) and "p2psec" not in sys.modules:
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _SRC]
+
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 JS_DIR = REPO / "tests" / "interop" / "js"
