@@ -136,6 +136,9 @@ class Peer:
         self.process.wait(10)
         for t in self._threads:
             t.join(5)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _start(args: list[str], cwd: Path, listen: bool, timeout: float = 30.0) -> Peer:
