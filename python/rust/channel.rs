@@ -70,7 +70,8 @@ impl SecureChannel {
                 return Ok((taken, false));
             }
             let n = (want - self.partial.len()).min(rest.len());
-            self.partial.extend_from_slice(&rest[..n]);
+            self.partial
+                .extend_from_slice(rest.get(..n).unwrap_or_default());
             taken += n;
         }
         let used = self.channel.handle_input(&self.partial)?;
