@@ -92,6 +92,10 @@ fn a_recorded_noise_upgrade_with_an_rsa_1024_node_replays_when_allowed() {
         let up = d.into_upgraded().expect("upgraded");
         assert_eq!(up.remote_peer_id, expected);
         assert_eq!(up.muxer, v.muxer);
+        // an RSA PeerId is the key's hash: the channel hands out the key itself
+        let key = up.channel.remote_public_key();
+        assert_eq!(key.key_type(), KeyType::Rsa);
+        assert_eq!(key.to_peer_id(), expected);
     }
 }
 

@@ -608,6 +608,14 @@ fn transfer(security: SecurityProtocol, optimistic: bool, early: bool) -> (usize
         (du.remote_peer_id, lu.remote_peer_id),
         (lc.local_peer_id(), dc.local_peer_id())
     );
+    // the key the handshake checked is the one behind the PeerId
+    assert_eq!(
+        (
+            du.channel.remote_public_key().to_peer_id(),
+            lu.channel.remote_public_key().to_peer_id()
+        ),
+        (lc.local_peer_id(), dc.local_peer_id())
+    );
     assert_eq!(
         (du.muxer.as_deref(), lu.muxer.as_deref()),
         (Some(YAMUX), Some(YAMUX))

@@ -9,7 +9,7 @@ SECURITY_PROTOCOLS: Final[list[str]]
 """The security protocol ids this build has (SECIO among them: opt-in, never in the
 default list)."""
 
-Buffer = bytes | bytearray
+Buffer = bytes | bytearray | memoryview
 
 class Keypair:
     """A libp2p identity key pair (Ed25519, Secp256k1, ECDSA P-256; RSA when loaded)."""
@@ -57,6 +57,7 @@ class UpgradeConfig:
         optimistic: bool = True,
         noise_static_key: bytes | None = None,
         noise_prologue: bytes | None = None,
+        noise_webtransport_certhashes: Sequence[bytes] | None = None,
         now: int | None = None,
         seed: bytes | None = None,
     ) -> None: ...
@@ -138,6 +139,8 @@ class SecureChannel:
     def buffered_input(self) -> int: ...
     @property
     def remote_peer_id(self) -> PeerId: ...
+    @property
+    def remote_public_key_protobuf(self) -> bytes: ...
     @property
     def security(self) -> str: ...
     @property

@@ -102,14 +102,11 @@ def keypair_from_libp2p(key_pair: KeyPair) -> Keypair:
     return keypair
 
 
-def _public_key(peer: PeerId) -> PublicKey | None:
-    """The py-libp2p public key a PeerId carries (Ed25519, Secp256k1: the identity
-    multihash), or ``None`` (a hashed PeerId, or a key type py-libp2p cannot read)."""
-    key = peer.public_key_protobuf()
-    if key is None:
-        return None
+def _public_key(channel: SecureChannel) -> PublicKey | None:
+    """The remote's identity key (the one its handshake proved) as a py-libp2p key, or
+    ``None`` when py-libp2p has no class for its type."""
     try:
-        return deserialize_public_key(key)
+        return deserialize_public_key(channel.remote_public_key_protobuf)
     except Exception:  # py-libp2p's MissingDeserializerError, or its parsers' errors
         return None
 
@@ -144,7 +141,7 @@ class SecureConn(ISecureConn):
         self._local_private_key = local_private_key
         remote = channel.remote_peer_id
         self._remote_peer = ID(remote.to_bytes())
-        self._remote_public_key = _public_key(remote)
+        self._remote_public_key = _public_key(channel)
         self._pending = b""  # ciphertext the channel did not take yet (plaintext waits)
         self._outbox: list[bytes] = []  # ciphertext taken from the channel, in order
         self._read_lock = trio.Lock()
@@ -169,15 +166,13 @@ class SecureConn(ISecureConn):
         return self._remote_peer
 
     def get_remote_public_key(self) -> PublicKey:
-        """The remote's identity public key (as a py-libp2p key), read from its PeerId.
+        """The remote's identity public key (as a py-libp2p key): the one its handshake
+        signature was checked against, whatever its type.
 
-        Raises ``LookupError`` when the PeerId does not carry the key (an RSA key's
-        PeerId is its hash; the channel does not hand the key out) or py-libp2p has no
-        class for its type (ECDSA): look it up in the host's peerstore then (identify
-        fills it).
+        Raises ``LookupError`` when py-libp2p has no class for the key's type.
         """
         if self._remote_public_key is None:
-            raise LookupError(f"the PeerId {self._remote_peer} does not carry its public key")
+            raise LookupError(f"py-libp2p cannot represent the public key of {self._remote_peer}")
         return self._remote_public_key
 
     # -- what the raw connection knows ----------------------------------------------

@@ -5,9 +5,9 @@
 //! for TLS), so a Python caller can hand it every byte it reads. It stops consuming only
 //! while a full frame waits because the received plaintext was not read.
 
+use crate::data::Data;
 use p2psec::upgrade::{self, SecureChannel as Channel, Upgraded};
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
 use crate::errors::{bad_argument, upgrade_error};
@@ -119,7 +119,7 @@ impl SecureChannel {
     /// Feeds ciphertext from the peer; returns how many bytes were consumed: all of
     /// them, unless received plaintext waits to be read (then call `read` and feed the
     /// rest again). Raises the library's error (and again on every later call).
-    fn receive_data(&mut self, py: Python<'_>, data: PyBackedBytes) -> PyResult<usize> {
+    fn receive_data(&mut self, py: Python<'_>, data: Data) -> PyResult<usize> {
         self.check(py)?;
         let result = if data.len() >= RELEASE_GIL_FROM {
             py.detach(|| self.receive(&data))
@@ -155,7 +155,7 @@ impl SecureChannel {
 
     /// Encrypts plaintext; returns how many bytes were taken (all of them unless much
     /// output waits in the channel: send `data_to_send()` and write the rest).
-    fn write(&mut self, py: Python<'_>, data: PyBackedBytes) -> PyResult<usize> {
+    fn write(&mut self, py: Python<'_>, data: Data) -> PyResult<usize> {
         self.check(py)?;
         let channel = &mut self.channel;
         let result = if data.len() >= RELEASE_GIL_FROM {
@@ -197,6 +197,13 @@ impl SecureChannel {
     #[getter]
     fn remote_peer_id(&self) -> PeerId {
         PeerId(self.channel.remote_peer_id())
+    }
+
+    /// The remote's identity public key in libp2p's protobuf encoding: the key its
+    /// handshake was checked against (an RSA or ECDSA PeerId holds only its hash).
+    #[getter]
+    fn remote_public_key_protobuf<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.channel.remote_public_key().encode_protobuf())
     }
 
     /// The security protocol id: "/noise", "/tls/1.0.0" or "/secio/1.0.0".

@@ -55,6 +55,32 @@ pub(crate) fn security_protocol(py: Python<'_>, name: &str) -> PyResult<Security
         })
 }
 
+/// The certificate hashes a listener advertises, refused here when a peer would refuse
+/// them: more than the payload's bound, or one empty or longer than a payload item.
+fn certhashes(py: Python<'_>, hashes: Vec<Vec<u8>>) -> PyResult<Vec<Vec<u8>>> {
+    let max = p2psec::noise::payload::MAX_CERTHASHES;
+    if hashes.len() > max {
+        return Err(bad_argument(
+            py,
+            format!(
+                "noise_webtransport_certhashes: {} hashes, at most {max}",
+                hashes.len()
+            ),
+        ));
+    }
+    let longest = p2psec::noise::payload::MAX_ITEM_LEN;
+    if let Some(bad) = hashes.iter().find(|h| h.is_empty() || h.len() > longest) {
+        return Err(bad_argument(
+            py,
+            format!(
+                "noise_webtransport_certhashes: a hash of {} bytes (1 to {longest})",
+                bad.len()
+            ),
+        ));
+    }
+    Ok(hashes)
+}
+
 /// What every upgrade of one identity shares: the identity, the Noise static key, the
 /// TLS certificate (valid for a year from `now`), the security protocols in preference
 /// order, the muxers, and the early-muxer and optimistic switches. Build one per
@@ -65,8 +91,10 @@ pub(crate) fn security_protocol(py: Python<'_>, name: &str) -> PyResult<Security
 /// as py-libp2p and rust-libp2p's Swarm need). `early_muxer`: offer the muxers inside the
 /// handshake (Noise extensions, TLS ALPN). `optimistic`: the dialer sends its first
 /// handshake message with its proposal when it proposes one protocol. `noise_static_key`:
-/// a fixed X25519 secret (replaying vectors). `now`: Unix seconds (default: the system
-/// clock). `seed`: 32 bytes behind the static key and the certificate key (default: OS
+/// a fixed X25519 secret (replaying vectors). `noise_prologue`: bytes both sides mix into
+/// the Noise handshake hash (WebRTC's). `noise_webtransport_certhashes`: the certificate
+/// hashes (multihashes) a WebTransport listener advertises in Noise message 2, at most
+/// 32. `now`: Unix seconds (default: the system clock). `seed`: 32 bytes behind the static key and the certificate key (default: OS
 /// randomness).
 #[pyclass(module = "p2psec._native", frozen)]
 pub struct UpgradeConfig {
@@ -79,7 +107,8 @@ impl UpgradeConfig {
     #[pyo3(signature = (
         keypair, *, security = vec!["noise".to_owned(), "tls".to_owned()],
         muxers = vec![p2psec::upgrade::YAMUX.to_owned()], early_muxer = true, optimistic = true,
-        noise_static_key = None, noise_prologue = None, now = None, seed = None,
+        noise_static_key = None, noise_prologue = None, noise_webtransport_certhashes = None,
+        now = None, seed = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -91,6 +120,7 @@ impl UpgradeConfig {
         optimistic: bool,
         noise_static_key: Option<&[u8]>,
         noise_prologue: Option<&[u8]>,
+        noise_webtransport_certhashes: Option<Vec<Vec<u8>>>,
         now: Option<u64>,
         seed: Option<&[u8]>,
     ) -> PyResult<Self> {
@@ -102,17 +132,24 @@ impl UpgradeConfig {
             .map(|s| security_protocol(py, s))
             .collect::<PyResult<Vec<_>>>()?;
         config = config.with_security(protocols).map_err(fail)?;
-        if noise_static_key.is_some() || noise_prologue.is_some() {
+        if noise_static_key.is_some()
+            || noise_prologue.is_some()
+            || noise_webtransport_certhashes.is_some()
+        {
+            // the static key `Config::new` drew, unless the caller fixes one
             let mut noise = match noise_static_key {
                 Some(secret) => p2psec::noise::Config::with_static_secret(
                     &keypair.0,
                     seed32(py, "noise_static_key", secret)?,
-                ),
-                None => p2psec::noise::Config::new(&keypair.0, &mut *rng),
-            }
-            .map_err(|e| fail(p2psec::upgrade::Error::Noise(e)))?;
+                )
+                .map_err(|e| fail(p2psec::upgrade::Error::Noise(e)))?,
+                None => config.noise().clone(),
+            };
             if let Some(prologue) = noise_prologue {
                 noise = noise.with_prologue(prologue);
+            }
+            if let Some(hashes) = noise_webtransport_certhashes {
+                noise = noise.with_webtransport_certhashes(certhashes(py, hashes)?);
             }
             config = config.with_noise(noise);
         }

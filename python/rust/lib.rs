@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 mod bench;
 mod channel;
 mod config;
+mod data;
 mod errors;
 mod keys;
 mod upgrade;

@@ -2,10 +2,10 @@
 //! with `receive_data`, bytes out with `data_to_send`, events from `next_event`, and the
 //! secured channel from `into_channel` once `is_complete`.
 
+use crate::data::Data;
 use p2psec::upgrade::{self, Event, SecurityProtocol, Upgraded};
 use p2psec::Machine;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 
@@ -90,7 +90,7 @@ impl<M: Upgrade> Handle<M> {
         upgrade_error(py, self.error.get_or_insert(e))
     }
 
-    fn receive_data(&mut self, py: Python<'_>, data: PyBackedBytes) -> PyResult<usize> {
+    fn receive_data(&mut self, py: Python<'_>, data: Data) -> PyResult<usize> {
         let machine = self.live(py)?;
         // the handshake's signatures and key agreements run without the GIL
         let result = py.detach(|| machine.handle_input(&data));
@@ -153,7 +153,7 @@ macro_rules! upgrade_methods {
             /// end of the upgrade are not consumed: they are the channel's first input
             /// (give them to `SecureChannel.receive_data`). Raises the library's error,
             /// and the same error again on every later call.
-            fn receive_data(&mut self, py: Python<'_>, data: PyBackedBytes) -> PyResult<usize> {
+            fn receive_data(&mut self, py: Python<'_>, data: Data) -> PyResult<usize> {
                 self.0.receive_data(py, data)
             }
 

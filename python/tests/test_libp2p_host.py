@@ -264,7 +264,7 @@ def test_js_libp2p_pings_host(peers: Any, security: str) -> None:
 
 def test_rsa_host_pings_rsa_js_libp2p(peers: Any) -> None:
     """RSA identities on both sides: the PeerIds are hashes, so the remote's public key is
-    not in its PeerId (get_remote_public_key raises LookupError; identify has it)."""
+    not in its PeerId; the connection hands out the key its handshake proved."""
     from libp2p.crypto.rsa import create_new_key_pair as rsa_key_pair
 
     js = peers.js_listen("noise", "--rsa-bits", "2048")
@@ -279,8 +279,9 @@ def test_rsa_host_pings_rsa_js_libp2p(peers: Any) -> None:
             _, _, secured = describe(await wait_connection(host, info.peer_id))
             assert isinstance(secured, p2p_libp2p.SecureConn)
             assert secured.get_remote_peer() == info.peer_id
-            with pytest.raises(LookupError):
-                secured.get_remote_public_key()
+            theirs = secured.get_remote_public_key()
+            assert theirs.get_type().name == "RSA"
+            assert ID.from_pubkey(theirs) == info.peer_id
         opened = js.wait_for(lambda e: e.get("event") == "connection_open")
         assert opened["remote_peer_id"] == str(host.get_id()) == ID.from_pubkey(kp.public_key).to_base58()
 

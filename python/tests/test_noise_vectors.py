@@ -27,10 +27,9 @@ What each replay checks, as the Rust test does:
   exactly the recorded frames, and the peer's recorded frames, fed one at a time, are
   consumed whole and read back as their recorded plaintexts.
 
-Unlike the C API, the Python one has ``noise_prologue``, so a session with a prologue can
-be replayed; a side configured with WebTransport certificate hashes cannot (no setting for
-them), so that side of ``p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes`` (its
-responder) is skipped, with its reason.
+Unlike the C API, the Python one has ``noise_prologue`` and
+``noise_webtransport_certhashes``, so every p2psec side is replayed, both sides of
+``p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes`` included.
 """
 
 from __future__ import annotations
@@ -92,14 +91,6 @@ def load_sessions(file: str) -> list[dict[str, Any]]:
     return sessions
 
 
-def skip_reason(session: dict[str, Any], role: str) -> str | None:
-    """Why the Python API cannot rebuild this side, or None."""
-    ours = session[role]["p2psec"]
-    if ours["webtransport_certhashes_hex"]:
-        return "the Python API has no WebTransport certhashes setting"
-    return None
-
-
 def cases() -> list[Any]:
     params = []
     for file in FILES:
@@ -107,9 +98,7 @@ def cases() -> list[Any]:
             for role in ("initiator", "responder"):
                 if s[role].get("p2psec") is None:
                     continue  # the other implementation's side: data to replay, not ours
-                reason = skip_reason(s, role)
-                marks = [pytest.mark.skip(reason=reason)] if reason else []
-                params.append(pytest.param(file, s["name"], role, id=f"{s['name']}-{role}", marks=marks))
+                params.append(pytest.param(file, s["name"], role, id=f"{s['name']}-{role}"))
     return params
 
 
@@ -155,6 +144,7 @@ def test_replay(file: str, name: str, role: str) -> None:
         optimistic=True,
         noise_static_key=bytes.fromhex(rec["static_secret_hex"]),
         noise_prologue=bytes.fromhex(s["prologue_hex"]) if s["prologue_hex"] else None,
+        noise_webtransport_certhashes=[bytes.fromhex(h) for h in rec["webtransport_certhashes_hex"]] or None,
         now=NOW,
         seed=bytes([0x5A]) * 32,
     )
@@ -222,23 +212,59 @@ def test_replay(file: str, name: str, role: str) -> None:
     assert channel.buffered_input == 0
 
 
-def test_the_replayed_and_skipped_sides() -> None:
-    """Every p2psec side of both files is replayed (8 of them: the six libp2p-noise
-    sessions, both sides of the muxer pair, and the initiator of the WebRTC-prologue pair,
-    thanks to ``noise_prologue``), except the one responder with certificate hashes."""
-    replayed: list[tuple[str, str]] = []
-    skipped: list[tuple[str, str]] = []
-    for p in cases():
-        file, name, role = p.values
-        (skipped if p.marks else replayed).append((name, role))
+def test_every_p2psec_side_is_replayed() -> None:
+    """Every p2psec side of both files is replayed (10 of them: the six libp2p-noise
+    sessions, both sides of the muxer pair, and both sides of the WebRTC-prologue pair,
+    its responder with the WebTransport certificate hashes)."""
+    replayed = [(p.values[1], p.values[2]) for p in cases()]
     for ty in ("ed25519", "secp256k1", "ecdsa"):
         assert (f"p2psec-initiator-{ty}", "initiator") in replayed
         assert (f"p2psec-responder-{ty}", "responder") in replayed
-    assert ("p2psec-pair-muxers-ed25519", "initiator") in replayed
-    assert ("p2psec-pair-muxers-ed25519", "responder") in replayed
-    assert ("p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes", "initiator") in replayed
-    assert skipped == [("p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes", "responder")]
-    assert len(replayed) == 9
+    for name in ("p2psec-pair-muxers-ed25519", "p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes"):
+        assert (name, "initiator") in replayed
+        assert (name, "responder") in replayed
+    assert len(replayed) == 10
+    assert not any(p.marks for p in cases())
+
+
+def test_certhashes_are_in_message_2() -> None:
+    """The recorded responder with certificate hashes, rebuilt without them, sends another
+    message 2 (the hashes travel in its encrypted payload)."""
+    s = session("p2psec-pairs.json", "p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes")
+    rec = s["responder"]["p2psec"]
+    assert rec["webtransport_certhashes_hex"]
+    m1, m2, _ = (bytes.fromhex(m["hex"]) for m in s["messages"])
+
+    def message_2(hashes: list[bytes] | None) -> bytes:
+        config = UpgradeConfig(
+            Keypair.from_protobuf(bytes.fromhex(rec["identity_private_key_protobuf_hex"])),
+            security=["noise"],
+            muxers=rec["stream_muxers"],
+            noise_static_key=bytes.fromhex(rec["static_secret_hex"]),
+            noise_prologue=bytes.fromhex(s["prologue_hex"]),
+            noise_webtransport_certhashes=hashes,
+            now=NOW,
+        )
+        listener = Listener(config, now=NOW, seed=ephemeral_secret(rec["ephemeral_rng_seed"]))
+        listener.data_to_send()
+        listener.receive_data(HEADER + PROPOSAL + m1)
+        return listener.data_to_send()
+
+    assert message_2([bytes.fromhex(h) for h in rec["webtransport_certhashes_hex"]]) == PROPOSAL + m2
+    assert message_2(None) != PROPOSAL + m2
+
+
+@pytest.mark.parametrize(
+    ("hashes", "what"),
+    [
+        pytest.param([b"\x12\x20" + bytes(32)] * 33, "33 hashes", id="too-many"),
+        pytest.param([b""], "0 bytes", id="empty"),
+        pytest.param([bytes(1025)], "1025 bytes", id="too-long"),
+    ],
+)
+def test_bad_certhashes_are_refused(hashes: list[bytes], what: str) -> None:
+    with pytest.raises(p2psec.InvalidInput, match=what):
+        UpgradeConfig(Keypair.generate(), security=["noise"], noise_webtransport_certhashes=hashes)
 
 
 def test_a_wrong_prologue_fails_the_replay() -> None:

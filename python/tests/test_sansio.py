@@ -565,6 +565,7 @@ def test_upgrade(security: str, early: bool) -> None:
     assert d.channel is not None and ls.channel is not None
     for ch, remote in ((d.channel, kl), (ls.channel, kd)):
         assert ch.remote_peer_id == remote.peer_id
+        assert ch.remote_public_key_protobuf == remote.public_key_protobuf()
         assert ch.security == proto
         assert ch.muxer == muxer
         assert ch.readable == 0 and ch.buffered_input == 0
@@ -579,6 +580,31 @@ def test_upgrade(security: str, early: bool) -> None:
         assert d.channel.cipher == ls.channel.cipher and d.channel.cipher
     assert transfer(d.channel, ls.channel, b"ping") == b"ping"
     assert transfer(ls.channel, d.channel, b"pong") == b"pong"
+
+
+def vector_keypair(name: str) -> Keypair:
+    """The identity vectors' private key of this type (the only RSA key the API loads:
+    it generates none)."""
+    (v,) = [v for v in KEY_VECTORS if v["name"] == name]
+    return Keypair.from_protobuf(bytes.fromhex(v["private_key_protobuf_hex"]))
+
+
+@pytest.mark.parametrize("security", ["noise", "tls", "secio"])
+@pytest.mark.parametrize("key_type", ["rsa", "ecdsa", "secp256k1", "ed25519"])
+def test_the_channel_hands_out_the_remote_public_key(security: str, key_type: str) -> None:
+    """Whatever the key type, and also where the PeerId is only the key's hash (RSA,
+    ECDSA), the channel gives the public key the handshake proved."""
+    kd, kl = key(5), vector_keypair(key_type)
+    mux = [MPLEX] if security == "secio" else [YAMUX]
+    cd = UpgradeConfig(kd, security=[security], muxers=mux, now=NOW)
+    cl = UpgradeConfig(kl, security=[security], muxers=mux, now=NOW)
+    d, ls = connect(Dialer(cd, kl.peer_id, now=NOW), Listener(cl, now=NOW))
+    assert d.channel is not None and ls.channel is not None
+    public = d.channel.remote_public_key_protobuf
+    assert public == kl.public_key_protobuf()
+    assert kl.peer_id.matches(public)
+    assert (kl.peer_id.public_key_protobuf() is None) == (key_type in ("rsa", "ecdsa"))
+    assert ls.channel.remote_public_key_protobuf == kd.public_key_protobuf()
 
 
 @pytest.mark.parametrize("security", ["noise", "tls", "secio"])
@@ -661,6 +687,35 @@ def test_channel_takes_bytearray() -> None:
     assert a.write(bytearray(b"ab")) == 2
     assert b.receive_data(bytearray(a.data_to_send())) > 0
     assert b.read() == b"ab"
+
+
+def test_channel_and_machines_take_memoryview() -> None:
+    """A memoryview (a slice of a receive buffer, as ``recv_into`` fills it) is taken,
+    strided ones too; both the upgrade machines and the channel read it."""
+    _, kl, cd, cl = configs("noise")
+    d, ls = Dialer(cd, kl.peer_id, now=NOW), Listener(cl, now=NOW)
+    for _ in range(4):
+        out = d.data_to_send()
+        if out:
+            buf = bytearray(out) + b"junk"
+            assert ls.receive_data(memoryview(buf)[: len(out)]) == len(out)
+        back = ls.data_to_send()
+        if back:
+            assert d.receive_data(memoryview(back)) == len(back)
+    assert d.is_complete and ls.is_complete
+    a, b = d.into_channel(), ls.into_channel()
+    assert a.write(memoryview(b"0a1b2c")[::2]) == 3
+    assert b.receive_data(memoryview(a.data_to_send())) > 0
+    assert b.read() == b"012"
+
+
+@pytest.mark.parametrize("bad", ["text", 5, [1, 2], None])
+def test_channel_refuses_what_is_not_bytes(bad: Any) -> None:
+    a, _ = channels("noise")
+    with pytest.raises(TypeError, match="bytes, bytearray or memoryview"):
+        a.write(bad)
+    with pytest.raises(TypeError, match="bytes, bytearray or memoryview"):
+        a.receive_data(bad)
 
 
 def test_channel_keeps_a_partial_frame() -> None:

@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Error, SecurityProtocol};
-use crate::identity::PeerId;
+use crate::identity::{PeerId, PublicKey};
 use crate::multistream;
 
 enum Inner {
@@ -88,6 +88,19 @@ impl SecureChannel {
             Inner::Tls(s) => s.remote_peer_id(),
             #[cfg(feature = "secio")]
             Inner::Secio(s) => s.remote_peer_id(),
+        }
+    }
+
+    /// The remote's identity public key, the one its handshake signature was checked
+    /// against (for RSA and ECDSA peers the PeerId holds only its hash).
+    pub fn remote_public_key(&self) -> &PublicKey {
+        match &self.inner {
+            #[cfg(feature = "noise")]
+            Inner::Noise(s) => s.remote_public_key(),
+            #[cfg(feature = "tls")]
+            Inner::Tls(s) => s.remote_public_key(),
+            #[cfg(feature = "secio")]
+            Inner::Secio(s) => s.remote_public_key(),
         }
     }
 
