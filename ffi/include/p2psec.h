@@ -22,6 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The most certificate hashes a configuration takes (the payload parser's own limit).
+#define P2PSEC_MAX_CERTHASHES 32
+
+// The longest certificate hash a configuration takes, in bytes.
+#define P2PSEC_MAX_CERTHASH_LEN 1024
+
 // Room for a PeerId's base58 text and its NUL (the longest, an inlined key, is 62 bytes).
 #define P2PSEC_PEER_ID_TEXT_MAX 128
 
@@ -206,6 +212,18 @@ bool p2psec_channel_is_peer_closed(const struct p2psec_channel *h);
 enum p2psec_status p2psec_channel_remote_peer_id(const struct p2psec_channel *h,
                                                  struct p2psec_peer_id **out);
 
+// Writes the remote's identity public key, in libp2p's protobuf encoding (`PublicKey`),
+// into `out` (`cap` bytes); `*written` gets its length, or the size needed with
+// P2PSEC_BUFFER_TOO_SMALL. It is the key the handshake's signature was checked against:
+// for RSA and ECDSA peers the PeerId holds only its hash.
+//
+// # Safety
+// `h` must be NULL or live; `out` NULL or writable for `cap`; `written` NULL or writable.
+enum p2psec_status p2psec_channel_remote_public_key(const struct p2psec_channel *h,
+                                                    uint8_t *out,
+                                                    size_t cap,
+                                                    size_t *written);
+
 // The security protocol of the channel (NONE for NULL).
 //
 // # Safety
@@ -297,13 +315,38 @@ enum p2psec_status p2psec_config_set_early_muxer(struct p2psec_config *config, b
 enum p2psec_status p2psec_config_set_optimistic(struct p2psec_config *config, bool on);
 
 // Replaces the Noise static X25519 secret with the 32 bytes at `secret` (re-signed by the
-// identity): for replaying recorded transcripts. Set it before the muxer list or after:
-// either order gives the same configuration.
+// identity): for replaying recorded transcripts. Set it before the muxer list, the
+// prologue or the certificate hashes, or after: either order gives the same
+// configuration.
 //
 // # Safety
 // `config` must be NULL or live and unaliased; `secret` NULL or readable for 32 bytes.
 enum p2psec_status p2psec_config_set_noise_static_key(struct p2psec_config *config,
                                                       const uint8_t *secret);
+
+// Sets the Noise prologue, the `len` bytes at `prologue`, which both sides mix into the
+// handshake hash (WebRTC-direct's; empty by default). `len` 0 clears it, and
+// `prologue` may then be NULL. A peer with another prologue fails the handshake.
+//
+// # Safety
+// `config` must be NULL or live and unaliased; `prologue` NULL or readable for `len`.
+enum p2psec_status p2psec_config_set_noise_prologue(struct p2psec_config *config,
+                                                    const uint8_t *prologue,
+                                                    size_t len);
+
+// Sets the WebTransport certificate hashes (multihashes) that a Noise responder
+// advertises in message 2: `count` hashes, hash `i` being the `lens[i]` bytes at
+// `hashes[i]`. `count` 0 clears them, and the arrays may then be NULL. At most
+// P2PSEC_MAX_CERTHASHES hashes, each 1 to P2PSEC_MAX_CERTHASH_LEN bytes: anything else is
+// P2PSEC_INVALID_ARGUMENT, and the configuration is then unchanged.
+//
+// # Safety
+// `config` must be NULL or live and unaliased; `hashes` and `lens` NULL or readable for
+// `count` entries; each `hashes[i]` NULL or readable for `lens[i]` bytes.
+enum p2psec_status p2psec_config_set_noise_webtransport_certhashes(struct p2psec_config *config,
+                                                                   const uint8_t *const *hashes,
+                                                                   const size_t *lens,
+                                                                   size_t count);
 
 // Our PeerId, as a new handle.
 //

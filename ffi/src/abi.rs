@@ -326,6 +326,30 @@ pub(crate) unsafe fn transmit(
     }
 }
 
+/// Copies `bytes` into the caller's buffer, or reports the size needed.
+///
+/// # Safety
+/// As [`transmit`].
+pub(crate) unsafe fn copy_out(
+    out: *mut u8,
+    cap: usize,
+    written: *mut usize,
+    bytes: &[u8],
+) -> Result<(), Failure> {
+    // SAFETY: forwarded contract
+    unsafe {
+        transmit(out, cap, written, |buf| match buf.get_mut(..bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            None => Err(p2psec::InsufficientSize {
+                required: bytes.len(),
+            }),
+        })
+    }
+}
+
 /// p2psec_last_error: the text of the last failure on the calling thread.
 ///
 /// # Safety

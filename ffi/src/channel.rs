@@ -229,6 +229,29 @@ pub unsafe extern "C" fn p2psec_channel_remote_peer_id(
     })
 }
 
+/// Writes the remote's identity public key, in libp2p's protobuf encoding (`PublicKey`),
+/// into `out` (`cap` bytes); `*written` gets its length, or the size needed with
+/// P2PSEC_BUFFER_TOO_SMALL. It is the key the handshake's signature was checked against:
+/// for RSA and ECDSA peers the PeerId holds only its hash.
+///
+/// # Safety
+/// `h` must be NULL or live; `out` NULL or writable for `cap`; `written` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn p2psec_channel_remote_public_key(
+    h: *const p2psec_channel,
+    out: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> p2psec_status {
+    guard(|| {
+        // SAFETY: forwarded contract
+        let c = unsafe { abi::handle(h, "channel") }?;
+        let encoded = c.channel.remote_public_key().encode_protobuf();
+        // SAFETY: forwarded contract
+        unsafe { abi::copy_out(out, cap, written, &encoded) }
+    })
+}
+
 /// The security protocol of the channel (NONE for NULL).
 ///
 /// # Safety

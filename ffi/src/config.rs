@@ -19,6 +19,18 @@ pub struct p2psec_config {
     /// The identity again, for settings that re-sign (the Noise static key).
     #[cfg_attr(not(feature = "noise"), allow(dead_code))]
     identity: Keypair,
+    /// The Noise prologue and certificate hashes set here, applied again when a new
+    /// static key replaces the Noise configuration (so the setters' order does not matter).
+    #[cfg_attr(not(feature = "noise"), allow(dead_code))]
+    noise_extras: NoiseExtras,
+}
+
+/// What the Noise setters keep beside the configuration.
+#[derive(Default)]
+#[cfg_attr(not(feature = "noise"), allow(dead_code))]
+struct NoiseExtras {
+    prologue: Vec<u8>,
+    webtransport_certhashes: Vec<Vec<u8>>,
 }
 
 /// The RNG for an optional 32-byte seed: ChaCha20 keyed by the seed (wiped on drop), or
@@ -56,6 +68,7 @@ pub unsafe extern "C" fn p2psec_config_new(
         let handle = p2psec_config {
             config,
             identity: keypair.0.clone(),
+            noise_extras: NoiseExtras::default(),
         };
         // SAFETY: checked non-null; the caller promises it is writable
         unsafe { abi::put(out, abi::into_handle(handle), "out") }
@@ -168,8 +181,9 @@ pub unsafe extern "C" fn p2psec_config_set_optimistic(
 }
 
 /// Replaces the Noise static X25519 secret with the 32 bytes at `secret` (re-signed by the
-/// identity): for replaying recorded transcripts. Set it before the muxer list or after:
-/// either order gives the same configuration.
+/// identity): for replaying recorded transcripts. Set it before the muxer list, the
+/// prologue or the certificate hashes, or after: either order gives the same
+/// configuration.
 ///
 /// # Safety
 /// `config` must be NULL or live and unaliased; `secret` NULL or readable for 32 bytes.
@@ -189,8 +203,11 @@ pub unsafe extern "C" fn p2psec_config_set_noise_static_key(
 
 #[cfg(feature = "noise")]
 fn set_noise_static_key(c: &mut p2psec_config, secret: Zeroizing<[u8; 32]>) -> Result<(), Failure> {
+    let extras = &c.noise_extras;
     let noise = p2psec::noise::Config::with_static_secret(&c.identity, secret)
-        .map_err(p2psec::upgrade::Error::Noise)?;
+        .map_err(p2psec::upgrade::Error::Noise)?
+        .with_prologue(&extras.prologue)
+        .with_webtransport_certhashes(extras.webtransport_certhashes.clone());
     c.config = c.config.clone().with_noise(noise);
     Ok(())
 }
@@ -198,10 +215,147 @@ fn set_noise_static_key(c: &mut p2psec_config, secret: Zeroizing<[u8; 32]>) -> R
 #[cfg(not(feature = "noise"))]
 fn set_noise_static_key(c: &mut p2psec_config, secret: Zeroizing<[u8; 32]>) -> Result<(), Failure> {
     let _ = (c, secret);
-    Err(Failure::new(
-        crate::status::P2PSEC_API_MISUSE,
-        "this build has no Noise",
-    ))
+    Err(no_noise())
+}
+
+#[cfg(not(feature = "noise"))]
+fn no_noise() -> Failure {
+    Failure::new(crate::status::P2PSEC_API_MISUSE, "this build has no Noise")
+}
+
+/// Sets the Noise prologue, the `len` bytes at `prologue`, which both sides mix into the
+/// handshake hash (WebRTC-direct's; empty by default). `len` 0 clears it, and
+/// `prologue` may then be NULL. A peer with another prologue fails the handshake.
+///
+/// # Safety
+/// `config` must be NULL or live and unaliased; `prologue` NULL or readable for `len`.
+#[no_mangle]
+pub unsafe extern "C" fn p2psec_config_set_noise_prologue(
+    config: *mut p2psec_config,
+    prologue: *const u8,
+    len: usize,
+) -> p2psec_status {
+    // SAFETY: forwarded contract
+    unsafe {
+        edit(config, |c| {
+            let prologue = if len == 0 {
+                Vec::new()
+            } else {
+                abi::input(prologue, len, "prologue")?.to_vec()
+            };
+            set_noise_prologue(c, prologue)
+        })
+    }
+}
+
+#[cfg(feature = "noise")]
+fn set_noise_prologue(c: &mut p2psec_config, prologue: Vec<u8>) -> Result<(), Failure> {
+    let noise = c.config.noise().clone().with_prologue(&prologue);
+    c.config = c.config.clone().with_noise(noise);
+    c.noise_extras.prologue = prologue;
+    Ok(())
+}
+
+#[cfg(not(feature = "noise"))]
+fn set_noise_prologue(c: &mut p2psec_config, prologue: Vec<u8>) -> Result<(), Failure> {
+    let _ = (c, prologue);
+    Err(no_noise())
+}
+
+/// Sets the WebTransport certificate hashes (multihashes) that a Noise responder
+/// advertises in message 2: `count` hashes, hash `i` being the `lens[i]` bytes at
+/// `hashes[i]`. `count` 0 clears them, and the arrays may then be NULL. At most
+/// P2PSEC_MAX_CERTHASHES hashes, each 1 to P2PSEC_MAX_CERTHASH_LEN bytes: anything else is
+/// P2PSEC_INVALID_ARGUMENT, and the configuration is then unchanged.
+///
+/// # Safety
+/// `config` must be NULL or live and unaliased; `hashes` and `lens` NULL or readable for
+/// `count` entries; each `hashes[i]` NULL or readable for `lens[i]` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn p2psec_config_set_noise_webtransport_certhashes(
+    config: *mut p2psec_config,
+    hashes: *const *const u8,
+    lens: *const usize,
+    count: usize,
+) -> p2psec_status {
+    // SAFETY: forwarded contract
+    unsafe {
+        edit(config, |c| {
+            let hashes = certhashes(hashes, lens, count)?;
+            set_noise_certhashes(c, hashes)
+        })
+    }
+}
+
+/// The most certificate hashes a configuration takes (the payload parser's own limit).
+pub const P2PSEC_MAX_CERTHASHES: usize = 32;
+/// The longest certificate hash a configuration takes, in bytes.
+pub const P2PSEC_MAX_CERTHASH_LEN: usize = 1024;
+
+// cbindgen needs the literals: they must stay the library's
+#[cfg(feature = "noise")]
+const _: () = assert!(
+    P2PSEC_MAX_CERTHASHES == p2psec::noise::payload::MAX_CERTHASHES
+        && P2PSEC_MAX_CERTHASH_LEN == p2psec::noise::payload::MAX_ITEM_LEN
+);
+
+/// The hashes of [`p2psec_config_set_noise_webtransport_certhashes`], copied and checked.
+///
+/// # Safety
+/// As that function's contract for `hashes`, `lens` and `count`.
+unsafe fn certhashes(
+    hashes: *const *const u8,
+    lens: *const usize,
+    count: usize,
+) -> Result<Vec<Vec<u8>>, Failure> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if count > P2PSEC_MAX_CERTHASHES {
+        return Err(Failure::invalid(format!(
+            "{count} certificate hashes, at most {P2PSEC_MAX_CERTHASHES}"
+        )));
+    }
+    if hashes.is_null() || lens.is_null() {
+        return Err(Failure::invalid("hashes or lens is NULL"));
+    }
+    // SAFETY: non-null, and the caller promises `count` readable entries in each array
+    let (hashes, lens) = unsafe {
+        (
+            core::slice::from_raw_parts(hashes, count),
+            core::slice::from_raw_parts(lens, count),
+        )
+    };
+    let mut out = Vec::with_capacity(count);
+    for (i, (&hash, &len)) in hashes.iter().zip(lens).enumerate() {
+        if len > P2PSEC_MAX_CERTHASH_LEN {
+            return Err(Failure::invalid(format!(
+                "certificate hash {i} has {len} bytes, at most {P2PSEC_MAX_CERTHASH_LEN}"
+            )));
+        }
+        // SAFETY: the caller promises `hashes[i]` readable for `lens[i]` bytes
+        let hash = unsafe { abi::input(hash, len, &format!("certificate hash {i}")) }?;
+        out.push(hash.to_vec());
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "noise")]
+fn set_noise_certhashes(c: &mut p2psec_config, hashes: Vec<Vec<u8>>) -> Result<(), Failure> {
+    let noise = c
+        .config
+        .noise()
+        .clone()
+        .with_webtransport_certhashes(hashes.clone());
+    c.config = c.config.clone().with_noise(noise);
+    c.noise_extras.webtransport_certhashes = hashes;
+    Ok(())
+}
+
+#[cfg(not(feature = "noise"))]
+fn set_noise_certhashes(c: &mut p2psec_config, hashes: Vec<Vec<u8>>) -> Result<(), Failure> {
+    let _ = (c, hashes);
+    Err(no_noise())
 }
 
 /// Our PeerId, as a new handle.

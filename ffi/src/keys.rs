@@ -131,19 +131,7 @@ pub unsafe extern "C" fn p2psec_keypair_to_protobuf(
         let keypair = unsafe { abi::handle(keypair, "keypair") }?;
         let encoded = keypair.0.encode_protobuf();
         // SAFETY: forwarded contract
-        unsafe {
-            abi::transmit(out, cap, written, |buf| {
-                match buf.get_mut(..encoded.len()) {
-                    Some(dst) => {
-                        dst.copy_from_slice(&encoded);
-                        Ok(encoded.len())
-                    }
-                    None => Err(p2psec::InsufficientSize {
-                        required: encoded.len(),
-                    }),
-                }
-            })
-        }
+        unsafe { abi::copy_out(out, cap, written, &encoded) }
     })
 }
 

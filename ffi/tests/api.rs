@@ -381,6 +381,8 @@ struct Opts {
     machine_seeds: Option<(u8, u8)>,
     expect: Expect,
     optimistic: bool,
+    /// The Noise prologues (dialer, listener), set before the machines are made.
+    prologues: Option<(&'static [u8], &'static [u8])>,
 }
 
 /// Whom the dialer expects.
@@ -401,6 +403,7 @@ fn opts(security: &'static str) -> Opts {
         machine_seeds: None,
         expect: Expect::Listener,
         optimistic: true,
+        prologues: None,
     }
 }
 
@@ -442,6 +445,14 @@ impl Session {
                     p2psec_config_set_optimistic(s.dialer_config, false),
                     "set_optimistic",
                 );
+            }
+            if let Some((d, l)) = o.prologues {
+                for (config, prologue) in [(s.dialer_config, d), (s.listener_config, l)] {
+                    ok(
+                        p2psec_config_set_noise_prologue(config, prologue.as_ptr(), prologue.len()),
+                        "set_noise_prologue",
+                    );
+                }
             }
             let mut expected = match o.expect {
                 Expect::Listener => {
@@ -896,6 +907,11 @@ fn check_full_upgrade(security: &'static str, agreed: p2psec_security) {
             );
             assert!(p2psec_peer_id_equal(remote, theirs));
             assert_eq!(peer_text(remote), ids[side.other().idx()]);
+            // the proven key, protobuf-encoded: its PeerId is the remote's
+            let key = bytes(|out, cap, n| p2psec_channel_remote_public_key(c, out, cap, n));
+            let key = p2psec::identity::PublicKey::try_decode_protobuf(&key)
+                .expect("the remote public key decodes");
+            assert_eq!(key.to_peer_id().to_string(), ids[side.other().idx()]);
             p2psec_peer_id_free(&mut remote);
             p2psec_peer_id_free(&mut theirs);
         }
@@ -1263,6 +1279,117 @@ fn a_flipped_noise_transport_frame_is_crypto() {
 /// P2PSEC_CRYPTO during the upgrade: the last byte of the listener's flight (the tag of
 /// Noise message 2, behind the multistream answer) flipped makes the dialer refuse the
 /// message (code 3102).
+/// The same Noise prologue on both sides completes; different ones fail message 2 at
+/// the dialer (the handshake hashes differ, so its encrypted static key does not open).
+#[test]
+fn noise_prologues_must_match() {
+    let mut same = Session::new(Opts {
+        prologues: Some((b"webrtc", b"webrtc")),
+        ..opts("noise")
+    });
+    same.complete();
+
+    let mut differ = Session::new(Opts {
+        prologues: Some((b"webrtc", b"webrtx")),
+        ..opts("noise")
+    });
+    assert_eq!(
+        differ.exchange_with(&mut untouched),
+        Err(Failed {
+            side: Side::Dialer,
+            status: P2PSEC_CRYPTO
+        })
+    );
+    let (message, code) = dialer_error(differ.dialer);
+    assert_eq!(code, 3102, "{message}");
+}
+
+/// The Noise setters refuse what the payload could not carry, or NULL where bytes are
+/// due, with a text naming the fault; NULL with nothing to read clears a setting.
+#[test]
+fn noise_setters_refuse_bad_arguments() {
+    let config = config(1, Some(3), "noise");
+    let hash = [0x12u8, 0x20, 0xAB];
+    let long = vec![0u8; P2PSEC_MAX_CERTHASH_LEN + 1];
+    let many: Vec<*const u8> = vec![hash.as_ptr(); P2PSEC_MAX_CERTHASHES + 1];
+    let many_lens = vec![hash.len(); many.len()];
+    // SAFETY: a live configuration; every pointer is NULL or valid for the length given
+    unsafe {
+        refused("too many certhashes", || {
+            p2psec_config_set_noise_webtransport_certhashes(
+                config,
+                many.as_ptr(),
+                many_lens.as_ptr(),
+                many.len(),
+            )
+        });
+        assert!(last_error().contains("at most 32"), "{}", last_error());
+        refused("an empty certhash", || {
+            p2psec_config_set_noise_webtransport_certhashes(
+                config,
+                [hash.as_ptr()].as_ptr(),
+                [0].as_ptr(),
+                1,
+            )
+        });
+        assert!(
+            last_error().contains("certificate hash 0"),
+            "{}",
+            last_error()
+        );
+        refused("a certhash too long", || {
+            p2psec_config_set_noise_webtransport_certhashes(
+                config,
+                [hash.as_ptr(), long.as_ptr()].as_ptr(),
+                [hash.len(), long.len()].as_ptr(),
+                2,
+            )
+        });
+        assert!(
+            last_error().contains("certificate hash 1 has 1025 bytes"),
+            "{}",
+            last_error()
+        );
+        refused("a NULL certhash", || {
+            p2psec_config_set_noise_webtransport_certhashes(
+                config,
+                [ptr::null()].as_ptr(),
+                [3].as_ptr(),
+                1,
+            )
+        });
+        refused("NULL arrays with a count", || {
+            p2psec_config_set_noise_webtransport_certhashes(config, ptr::null(), ptr::null(), 1)
+        });
+        refused("NULL config", || {
+            p2psec_config_set_noise_webtransport_certhashes(
+                ptr::null_mut(),
+                ptr::null(),
+                ptr::null(),
+                0,
+            )
+        });
+        refused("NULL prologue with a length", || {
+            p2psec_config_set_noise_prologue(config, ptr::null(), 5)
+        });
+        refused("NULL config (prologue)", || {
+            p2psec_config_set_noise_prologue(ptr::null_mut(), ptr::null(), 0)
+        });
+        // clearing takes NULL
+        ok(
+            p2psec_config_set_noise_webtransport_certhashes(config, ptr::null(), ptr::null(), 0),
+            "clear certhashes",
+        );
+        ok(
+            p2psec_config_set_noise_prologue(config, ptr::null(), 0),
+            "clear prologue",
+        );
+    }
+    let mut config = config;
+    // SAFETY: our own handle, freed once
+    unsafe { p2psec_config_free(&mut config) };
+}
+
 #[test]
 fn a_flipped_byte_of_noise_message_2_is_crypto() {
     let mut s = Session::new(opts("noise"));
@@ -1902,6 +2029,15 @@ fn bad_upgrade_and_channel_arguments_are_invalid_argument() {
         });
         refused("remote_peer_id NULL out", || {
             p2psec_channel_remote_peer_id(cd, ptr::null_mut())
+        });
+        refused("remote_public_key NULL handle", || {
+            p2psec_channel_remote_public_key(ptr::null(), buf.as_mut_ptr(), 8, &mut n)
+        });
+        refused("remote_public_key NULL buffer with a capacity", || {
+            p2psec_channel_remote_public_key(cd, ptr::null_mut(), 8, &mut n)
+        });
+        refused("remote_public_key NULL written", || {
+            p2psec_channel_remote_public_key(cd, buf.as_mut_ptr(), 8, ptr::null_mut())
         });
         for f in [p2psec_channel_muxer, p2psec_channel_cipher] {
             refused("channel text NULL handle", || {

@@ -32,9 +32,12 @@
 //!   and read back as their recorded plaintexts.
 //!
 //! Equal message 3 and transport frames mean equal handshake and transport keys, so the
-//! recorded handshake hash (which the C API does not expose) is reached too. Sessions that
-//! need a Noise prologue or WebTransport certificate hashes are not replayed: the C API has
-//! no setting for either.
+//! recorded handshake hash (which the C API does not expose) is reached too. A recorded
+//! prologue goes in with `p2psec_config_set_noise_prologue`, recorded certificate hashes
+//! with `p2psec_config_set_noise_webtransport_certhashes`; a side that has either is
+//! replayed twice, the Noise settings made before and after the static key. The channel's
+//! `p2psec_channel_remote_public_key` must decode to a key whose PeerId is the recorded
+//! remote's.
 
 use std::ffi::{c_char, CStr, CString};
 use std::mem::MaybeUninit;
@@ -112,13 +115,15 @@ impl Session {
         }
     }
 
-    /// Whether the C API can configure every p2psec side (no prologue, no certhashes).
-    fn fits_c_api(&self) -> bool {
-        self.prologue_hex.is_empty()
-            && [&self.initiator, &self.responder]
-                .iter()
-                .filter_map(|s| s.p2psec.as_ref())
-                .all(|o| o.webtransport_certhashes_hex.is_empty())
+    /// Whether the p2psec side `role` needs Noise settings beyond the static key and
+    /// the muxers (a prologue, certificate hashes).
+    fn has_extras(&self, role: Role) -> bool {
+        !self.prologue_hex.is_empty()
+            || self
+                .side(role)
+                .p2psec
+                .as_ref()
+                .is_some_and(|o| !o.webtransport_certhashes_hex.is_empty())
     }
 }
 
@@ -235,12 +240,44 @@ impl Drop for PeerId {
 /// The configuration that rebuilds a recorded p2psec side, freed on drop.
 struct Config(*mut p2psec_config);
 
+/// Sets the recorded prologue and certificate hashes of a rebuilt side.
+///
+/// # Safety
+/// `config` must be a live configuration handle.
+unsafe fn set_noise_extras(config: *mut p2psec_config, prologue: &[u8], hashes: &[Vec<u8>]) {
+    let ptrs: Vec<*const u8> = hashes.iter().map(|h| h.as_ptr()).collect();
+    let lens: Vec<usize> = hashes.iter().map(Vec::len).collect();
+    // SAFETY: a live handle (the caller's promise) and buffers of the lengths given
+    unsafe {
+        ok(
+            p2psec_config_set_noise_prologue(config, prologue.as_ptr(), prologue.len()),
+            "noise prologue",
+        );
+        ok(
+            p2psec_config_set_noise_webtransport_certhashes(
+                config,
+                ptrs.as_ptr(),
+                lens.as_ptr(),
+                hashes.len(),
+            ),
+            "noise certhashes",
+        );
+    }
+}
+
 impl Config {
-    fn rebuild(rec: &Ours, peer_id: &str, name: &str) -> Self {
+    /// `extras_first`: set the prologue and certificate hashes before the static key
+    /// (else after it and the muxers).
+    fn rebuild(rec: &Ours, prologue: &[u8], extras_first: bool, peer_id: &str, name: &str) -> Self {
         let key = unhex(&rec.identity_private_key_protobuf_hex);
         let secret = unhex(&rec.static_secret_hex);
         assert_eq!(secret.len(), 32, "{name}: static secret");
         let muxers = CString::new(rec.stream_muxers.join(",")).unwrap();
+        let hashes: Vec<Vec<u8>> = rec
+            .webtransport_certhashes_hex
+            .iter()
+            .map(|h| unhex(h))
+            .collect();
         let mut keypair = ptr::null_mut();
         let mut config = ptr::null_mut();
         // SAFETY: buffers of the lengths given, NUL-terminated strings, local out slots;
@@ -259,11 +296,17 @@ impl Config {
                 p2psec_config_set_security(config, c"noise".as_ptr()),
                 "security",
             );
+            if extras_first {
+                set_noise_extras(config, prologue, &hashes);
+            }
             ok(
                 p2psec_config_set_noise_static_key(config, secret.as_ptr()),
                 "noise static key",
             );
             ok(p2psec_config_set_muxers(config, muxers.as_ptr()), "muxers");
+            if !extras_first {
+                set_noise_extras(config, prologue, &hashes);
+            }
             ok(p2psec_config_set_early_muxer(config, true), "early muxer");
             ok(p2psec_config_set_optimistic(config, true), "optimistic");
         }
@@ -468,6 +511,31 @@ impl Channel {
         out
     }
 
+    /// The remote's public key, protobuf-encoded (asked for its size first).
+    fn remote_public_key(&self) -> Vec<u8> {
+        let mut n = 0;
+        // SAFETY: a live handle; a size query (NULL, capacity 0) and a local out slot
+        let status =
+            unsafe { p2psec_channel_remote_public_key(self.0, ptr::null_mut(), 0, &mut n) };
+        assert_eq!(
+            status,
+            P2PSEC_BUFFER_TOO_SMALL,
+            "size query: {}",
+            last_error()
+        );
+        let mut out = vec![0; n];
+        let mut m = 0;
+        // SAFETY: a live handle, a buffer of the length given, a local out slot
+        ok(
+            unsafe {
+                p2psec_channel_remote_public_key(self.0, out.as_mut_ptr(), out.len(), &mut m)
+            },
+            "remote_public_key",
+        );
+        assert_eq!(m, n);
+        out
+    }
+
     fn remote_peer_id(&self) -> String {
         let mut id = ptr::null_mut();
         // SAFETY: a live handle and a local out slot
@@ -513,14 +581,15 @@ impl Drop for Channel {
 
 /// The p2psec side `role` of `s`, rebuilt through the C API and driven through the whole
 /// upgrade with the peer's recorded bytes.
-fn replay(s: &Session, role: Role) {
+fn replay(s: &Session, role: Role, extras_first: bool) {
     let name = &s.name;
     let (me, remote) = match role {
         Role::Initiator => (&s.initiator, &s.responder),
         Role::Responder => (&s.responder, &s.initiator),
     };
     let rec = me.p2psec.as_ref().expect("a p2psec side");
-    let config = Config::rebuild(rec, &me.peer_id, name);
+    let prologue = unhex(&s.prologue_hex);
+    let config = Config::rebuild(rec, &prologue, extras_first, &me.peer_id, name);
     let seed = ephemeral_secret(rec.ephemeral_rng_seed);
 
     let order: Vec<(u8, Role)> = s.messages.iter().map(|m| (m.number, m.from)).collect();
@@ -601,6 +670,13 @@ fn replay(s: &Session, role: Role) {
 
     let mut channel = up.into_channel();
     assert_eq!(channel.remote_peer_id(), remote.peer_id, "{name}");
+    let key = p2psec::identity::PublicKey::try_decode_protobuf(&channel.remote_public_key())
+        .expect("the remote public key decodes");
+    assert_eq!(
+        key.to_peer_id().to_string(),
+        remote.peer_id,
+        "{name}: remote key"
+    );
     // SAFETY: a live channel
     let security = unsafe { p2psec_channel_security(channel.0) };
     assert_eq!(security, P2PSEC_SECURITY_NOISE, "{name}");
@@ -662,10 +738,13 @@ fn expect_bytes(name: &str, what: &str, got: &[u8], recorded: &[u8]) {
 /// returns the `(session, role)` pairs replayed.
 fn replay_file(file: &str) -> Vec<(String, Role)> {
     let mut replayed = Vec::new();
-    for s in load_sessions(file).iter().filter(|s| s.fits_c_api()) {
+    for s in load_sessions(file) {
         for role in [Role::Initiator, Role::Responder] {
             if s.side(role).p2psec.is_some() {
-                replay(s, role);
+                replay(&s, role, true);
+                if s.has_extras(role) {
+                    replay(&s, role, false);
+                }
                 replayed.push((s.name.clone(), role));
             }
         }
@@ -717,19 +796,16 @@ fn libp2p_noise_transcripts_replay_through_the_c_api() {
 #[test]
 fn p2psec_pair_transcripts_replay_through_the_c_api() {
     let replayed = replay_file("p2psec-pairs.json");
-    // the pair with muxer lists in different orders, both sides (the muxer agreed inside
-    // the handshake); the one with the WebRTC prologue and certhashes is not replayable
-    for role in [Role::Initiator, Role::Responder] {
-        let entry = ("p2psec-pair-muxers-ed25519".to_owned(), role);
-        assert!(replayed.contains(&entry), "{entry:?} not replayed");
+    // both sides of the pair with muxer lists in different orders (the muxer agreed
+    // inside the handshake), and of the pair with the WebRTC prologue and certhashes
+    for name in [
+        "p2psec-pair-muxers-ed25519",
+        "p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes",
+    ] {
+        for role in [Role::Initiator, Role::Responder] {
+            let entry = (name.to_owned(), role);
+            assert!(replayed.contains(&entry), "{entry:?} not replayed");
+        }
     }
-    let skipped: Vec<String> = load_sessions("p2psec-pairs.json")
-        .into_iter()
-        .filter(|s| !s.fits_c_api())
-        .map(|s| s.name)
-        .collect();
-    assert_eq!(
-        skipped,
-        ["p2psec-pair-secp256k1-ecdsa-webrtc-prologue-certhashes"]
-    );
+    assert_eq!(replayed.len(), 4);
 }
