@@ -58,7 +58,7 @@ class UpgradeConfig:
         noise_static_key: bytes | None = None,
         noise_prologue: bytes | None = None,
         noise_webtransport_certhashes: Sequence[bytes] | None = None,
-        now: int | None = None,
+        now: float | None = None,
         seed: bytes | None = None,
     ) -> None: ...
     @property
@@ -76,7 +76,7 @@ class Dialer:
         config: UpgradeConfig,
         expected_peer: PeerId | None = None,
         *,
-        now: int | None = None,
+        now: float | None = None,
         seed: bytes | None = None,
     ) -> None: ...
     @staticmethod
@@ -85,7 +85,7 @@ class Dialer:
         security: str,
         expected_peer: PeerId | None = None,
         *,
-        now: int | None = None,
+        now: float | None = None,
         seed: bytes | None = None,
     ) -> Dialer: ...
     def receive_data(self, data: Buffer) -> int: ...
@@ -103,7 +103,7 @@ class Listener:
         self,
         config: UpgradeConfig,
         *,
-        now: int | None = None,
+        now: float | None = None,
         seed: bytes | None = None,
     ) -> None: ...
     @staticmethod
@@ -112,7 +112,7 @@ class Listener:
         security: str,
         expected_peer: PeerId | None = None,
         *,
-        now: int | None = None,
+        now: float | None = None,
         seed: bytes | None = None,
     ) -> Listener: ...
     def receive_data(self, data: Buffer) -> int: ...

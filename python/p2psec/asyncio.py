@@ -315,7 +315,7 @@ async def upgrade_outbound(
     *,
     expected_peer: PeerId | None = None,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    now: int | None = None,
+    now: float | None = None,
     seed: bytes | None = None,
 ) -> tuple[SecureReader, SecureWriter]:
     """Runs the dialer's upgrade over a connection we opened; returns its secured
@@ -333,7 +333,7 @@ async def upgrade_inbound(
     config: UpgradeConfig,
     *,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    now: int | None = None,
+    now: float | None = None,
     seed: bytes | None = None,
 ) -> tuple[SecureReader, SecureWriter]:
     """Runs the listener's upgrade over a connection we accepted; returns its secured
@@ -350,7 +350,7 @@ async def dial(
     *,
     expected_peer: PeerId | None = None,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    now: int | None = None,
+    now: float | None = None,
     seed: bytes | None = None,
 ) -> tuple[SecureReader, SecureWriter]:
     """Opens a TCP connection to ``multiaddr`` (``/ip4|ip6/…/tcp/…[/p2p/<PeerId>]``)

@@ -279,7 +279,7 @@ async def upgrade_outbound(
     *,
     expected_peer: PeerId | None = None,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    now: int | None = None,
+    now: float | None = None,
     seed: bytes | None = None,
 ) -> SecureStream:
     """Runs the dialer's upgrade over a stream we opened; returns the secured stream.
@@ -296,7 +296,7 @@ async def upgrade_inbound(
     config: UpgradeConfig,
     *,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    now: int | None = None,
+    now: float | None = None,
     seed: bytes | None = None,
 ) -> SecureStream:
     """Runs the listener's upgrade over a stream we accepted; returns the secured
@@ -312,7 +312,7 @@ async def dial(
     *,
     expected_peer: PeerId | None = None,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    now: int | None = None,
+    now: float | None = None,
     seed: bytes | None = None,
 ) -> SecureStream:
     """Opens a TCP stream to ``multiaddr`` (``/ip4|ip6/…/tcp/…[/p2p/<PeerId>]``) and

@@ -1,20 +1,64 @@
 //! The upgrade configuration, and the clock and randomness behind `now` and `seed`.
 
 use p2psec::upgrade::{Config, SecurityProtocol};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt};
 use rand_core::{CryptoRng, SeedableRng};
 use zeroize::Zeroizing;
 
 use crate::errors::{bad_argument, upgrade_error};
 use crate::keys::{seed32, Keypair, PeerId};
 
+/// A `now` argument: Unix seconds as an `int`, or a `float` such as `time.time()` (its
+/// fraction dropped). A negative, non-finite or too large value is `InvalidInput`;
+/// another type (a `bool` too) is a `TypeError`; both name the argument.
+pub(crate) struct UnixTime(u64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for UnixTime {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let out_of_range = || {
+            bad_argument(
+                obj.py(),
+                format!("now: Unix seconds from 0 to 2**64 - 1, not {}", &*obj),
+            )
+        };
+        if obj.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err(
+                "now: expected Unix seconds (int or float), not bool",
+            ));
+        }
+        if obj.is_instance_of::<PyInt>() {
+            return obj.extract::<u64>().map(Self).map_err(|_| out_of_range());
+        }
+        if let Ok(float) = obj.cast::<PyFloat>() {
+            let seconds = float.value();
+            // 2**64 as f64 is exact: anything below it truncates into a u64
+            if !(seconds.is_finite() && (0.0..18_446_744_073_709_551_616.0).contains(&seconds)) {
+                return Err(out_of_range());
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            return Ok(Self(seconds as u64));
+        }
+        Err(PyTypeError::new_err(format!(
+            "now: expected Unix seconds (int or float), not {}",
+            obj.get_type().name()?
+        )))
+    }
+}
+
 /// The caller's clock, or the system's.
-pub(crate) fn now_or_system(now: Option<u64>) -> u64 {
-    now.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    })
+pub(crate) fn now_or_system(now: Option<UnixTime>) -> u64 {
+    now.map_or_else(
+        || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        },
+        |t| t.0,
+    )
 }
 
 /// The RNG for an optional 32-byte seed: ChaCha20 keyed by the seed (wiped on drop), or
@@ -94,7 +138,8 @@ fn certhashes(py: Python<'_>, hashes: Vec<Vec<u8>>) -> PyResult<Vec<Vec<u8>>> {
 /// a fixed X25519 secret (replaying vectors). `noise_prologue`: bytes both sides mix into
 /// the Noise handshake hash (WebRTC's). `noise_webtransport_certhashes`: the certificate
 /// hashes (multihashes) a WebTransport listener advertises in Noise message 2, at most
-/// 32. `now`: Unix seconds (default: the system clock). `seed`: 32 bytes behind the static key and the certificate key (default: OS
+/// 32. `now`: Unix seconds, an int or a float such as `time.time()` (default: the system
+/// clock). `seed`: 32 bytes behind the static key and the certificate key (default: OS
 /// randomness).
 #[pyclass(module = "p2psec._native", frozen)]
 pub struct UpgradeConfig {
@@ -121,7 +166,7 @@ impl UpgradeConfig {
         noise_static_key: Option<&[u8]>,
         noise_prologue: Option<&[u8]>,
         noise_webtransport_certhashes: Option<Vec<Vec<u8>>>,
-        now: Option<u64>,
+        now: Option<UnixTime>,
         seed: Option<&[u8]>,
     ) -> PyResult<Self> {
         let fail = |e: p2psec::upgrade::Error| upgrade_error(py, &e);

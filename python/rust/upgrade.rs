@@ -10,7 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 
 use crate::channel::SecureChannel;
-use crate::config::{machine_seed, now_or_system, security_protocol, UpgradeConfig};
+use crate::config::{machine_seed, now_or_system, security_protocol, UnixTime, UpgradeConfig};
 use crate::errors::{misuse, upgrade_error};
 use crate::keys::PeerId;
 
@@ -191,8 +191,8 @@ macro_rules! upgrade_methods {
 
 /// The dialer's side of an upgrade: proposes the security protocols, runs the handshake,
 /// checks the remote's PeerId against `expected_peer` when one is given, and selects the
-/// muxer. `now`: Unix seconds (certificate checks); `seed`: 32 bytes for the handshake's
-/// ephemeral keys (default: OS randomness), so a seeded Noise or SECIO run replays byte
+/// muxer. `now`: Unix seconds, int or float (certificate checks); `seed`: 32 bytes for
+/// the handshake's ephemeral keys (default: OS randomness), so a seeded Noise or SECIO run replays byte
 /// for byte (TLS's ClientHello random and key shares are drawn inside rustls).
 #[pyclass(module = "p2psec._native")]
 pub struct Dialer(Handle<upgrade::Dialer>);
@@ -204,7 +204,7 @@ upgrade_methods!(Dialer {
         py: Python<'_>,
         config: &UpgradeConfig,
         expected_peer: Option<&PeerId>,
-        now: Option<u64>,
+        now: Option<UnixTime>,
         seed: Option<&[u8]>,
     ) -> PyResult<Self> {
         let seed = machine_seed(py, seed)?;
@@ -223,7 +223,7 @@ upgrade_methods!(Dialer {
         config: &UpgradeConfig,
         security: &str,
         expected_peer: Option<&PeerId>,
-        now: Option<u64>,
+        now: Option<UnixTime>,
         seed: Option<&[u8]>,
     ) -> PyResult<Self> {
         let protocol = security_protocol(py, security)?;
@@ -253,7 +253,7 @@ upgrade_methods!(Listener {
     fn new(
         py: Python<'_>,
         config: &UpgradeConfig,
-        now: Option<u64>,
+        now: Option<UnixTime>,
         seed: Option<&[u8]>,
     ) -> PyResult<Self> {
         let seed = machine_seed(py, seed)?;
@@ -272,7 +272,7 @@ upgrade_methods!(Listener {
         config: &UpgradeConfig,
         security: &str,
         expected_peer: Option<&PeerId>,
-        now: Option<u64>,
+        now: Option<UnixTime>,
         seed: Option<&[u8]>,
     ) -> PyResult<Self> {
         let protocol = security_protocol(py, security)?;

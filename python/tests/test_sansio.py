@@ -1121,3 +1121,58 @@ def test_peer_id_pickles_and_copies() -> None:
     pid = key(9).peer_id
     assert pickle.loads(pickle.dumps(pid)) == pid
     assert copy.copy(pid) == pid and copy.deepcopy(pid) == pid
+
+
+# ---- now: Unix seconds, int or float ----
+
+
+def test_now_takes_a_float_like_time_time() -> None:
+    """``time.time()`` is what a Python caller has at hand: a float, its fraction dropped.
+    A TLS upgrade (the certificate is dated from ``now`` and checked at ``now``) completes
+    with floats everywhere, and the seeded configuration is the one of the whole second."""
+    kd, kl = key(1), key(2)
+    t = NOW + 0.75
+    cd = UpgradeConfig(kd, security=["tls"], muxers=[YAMUX], now=t, seed=seed(11))
+    cl = UpgradeConfig(kl, security=["tls"], muxers=[YAMUX], now=t, seed=seed(12))
+    d, ls = connect(Dialer(cd, kl.peer_id, now=t), Listener(cl, now=t))
+    assert d.channel is not None and ls.channel is not None
+    assert d.channel.remote_peer_id == kl.peer_id
+    # a Noise run depends on the seeds only; SECIO too: the same bytes whatever the clock
+    a, b = (
+        connect(
+            Dialer(UpgradeConfig(kd, security=["noise"], now=now, seed=seed(11)), kl.peer_id, now=now, seed=seed(3)),
+            Listener(UpgradeConfig(kl, security=["noise"], now=now, seed=seed(12)), now=now, seed=seed(4)),
+        )[0].sent
+        for now in (NOW, NOW + 0.999)
+    )
+    assert a == b
+
+
+def test_a_float_now_reaches_the_certificate_check() -> None:
+    """The certificates are dated from ``NOW + 0.5`` (valid for a year). A listener
+    whose clock says a year and a day later refuses to run with its own expired
+    certificate, and its error names the whole second the float stood for."""
+    kd, kl = key(1), key(2)
+    t, later = NOW + 0.5, NOW + 366 * 86400 + 0.5
+    cd = UpgradeConfig(kd, security=["tls"], now=t, seed=seed(11))
+    cl = UpgradeConfig(kl, security=["tls"], now=t, seed=seed(12))
+    dialer, listener = Dialer(cd, kl.peer_id, now=t), Listener(cl, now=later)
+    with pytest.raises(P2psecError, match=f"certificate is valid from .* to .*, now is {int(later)}$"):
+        connect(dialer, listener)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, -0.5, float("nan"), float("inf"), 2.0**64])
+def test_now_out_of_range_is_invalid_input(bad: float) -> None:
+    with pytest.raises(InvalidInput, match="now: Unix seconds from 0 to 2\\*\\*64 - 1"):
+        UpgradeConfig(key(1), now=bad)
+    config = UpgradeConfig(key(1), security=["noise"], now=NOW)
+    with pytest.raises(InvalidInput, match="now:"):
+        Dialer(config, now=bad)
+    with pytest.raises(InvalidInput, match="now:"):
+        Listener(config, now=bad)
+
+
+@pytest.mark.parametrize("bad", ["1700000000", True, b"\x00", [NOW]])
+def test_now_of_another_type_is_a_type_error(bad: Any) -> None:
+    with pytest.raises(TypeError, match="now: expected Unix seconds \\(int or float\\)"):
+        UpgradeConfig(key(1), now=bad)

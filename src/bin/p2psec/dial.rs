@@ -30,6 +30,10 @@ pub(crate) struct Args {
     /// nothing).
     #[arg(long, conflicts_with = "repeat")]
     as_listener: bool,
+    /// Seconds to keep the connection open after the pings and the echo, still answering
+    /// the peer's streams (its own pings), before the clean close.
+    #[arg(long, default_value = "0", value_parser = net::seconds)]
+    linger: std::time::Duration,
 }
 
 pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
@@ -97,7 +101,7 @@ pub(crate) fn run(args: Args, out: &Output) -> Result<(), CliError> {
     })
 }
 
-/// What one dial does once upgraded: the pings, the echo, then a clean close.
+/// What one dial does once upgraded: the pings, the echo, the linger, then a clean close.
 async fn session(io: net::Secured, args: &Args, role: Role, out: &Output) -> Result<(), CliError> {
     // yamux's client is the upgrade's dialer, whichever side opened the connection
     let (muxer, task) = Muxer::start(io, role == Role::Dialer, None);
@@ -120,6 +124,8 @@ async fn session(io: net::Secured, args: &Args, role: Role, out: &Output) -> Res
             ("ms", json!(ms(took))),
         ]);
     }
+    // the muxer's task serves the peer's streams meanwhile
+    tokio::time::sleep(args.linger).await;
     // closing the last handle makes the task close the muxer (yamux's GoAway) and end
     drop(muxer);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
