@@ -203,12 +203,12 @@ pub unsafe extern "C" fn p2psec_config_set_noise_static_key(
 
 #[cfg(feature = "noise")]
 fn set_noise_static_key(c: &mut p2psec_config, secret: Zeroizing<[u8; 32]>) -> Result<(), Failure> {
-    let extras = &c.noise_extras;
     let noise = p2psec::noise::Config::with_static_secret(&c.identity, secret)
-        .map_err(p2psec::upgrade::Error::Noise)?
-        .with_prologue(&extras.prologue)
-        .with_webtransport_certhashes(extras.webtransport_certhashes.clone());
-    c.config = c.config.clone().with_noise(noise);
+        .map_err(p2psec::upgrade::Error::Noise)?;
+    c.config = c
+        .config
+        .clone()
+        .with_noise(c.noise_extras.applied_to(noise));
     Ok(())
 }
 
@@ -221,6 +221,37 @@ fn set_noise_static_key(c: &mut p2psec_config, secret: Zeroizing<[u8; 32]>) -> R
 #[cfg(not(feature = "noise"))]
 fn no_noise() -> Failure {
     Failure::new(crate::status::P2PSEC_API_MISUSE, "this build has no Noise")
+}
+
+#[cfg(feature = "noise")]
+impl NoiseExtras {
+    /// `noise` with this prologue and these certificate hashes.
+    fn applied_to(&self, noise: p2psec::noise::Config) -> p2psec::noise::Config {
+        noise
+            .with_prologue(&self.prologue)
+            .with_webtransport_certhashes(self.webtransport_certhashes.clone())
+    }
+}
+
+/// Changes the kept Noise settings by `f` and applies them to the Noise configuration.
+#[cfg(feature = "noise")]
+fn edit_noise_extras(
+    c: &mut p2psec_config,
+    f: impl FnOnce(&mut NoiseExtras),
+) -> Result<(), Failure> {
+    f(&mut c.noise_extras);
+    let noise = c.noise_extras.applied_to(c.config.noise().clone());
+    c.config = c.config.clone().with_noise(noise);
+    Ok(())
+}
+
+#[cfg(not(feature = "noise"))]
+fn edit_noise_extras(
+    c: &mut p2psec_config,
+    f: impl FnOnce(&mut NoiseExtras),
+) -> Result<(), Failure> {
+    let _ = (c, f);
+    Err(no_noise())
 }
 
 /// Sets the Noise prologue, the `len` bytes at `prologue`, which both sides mix into the
@@ -243,23 +274,9 @@ pub unsafe extern "C" fn p2psec_config_set_noise_prologue(
             } else {
                 abi::input(prologue, len, "prologue")?.to_vec()
             };
-            set_noise_prologue(c, prologue)
+            edit_noise_extras(c, |e| e.prologue = prologue)
         })
     }
-}
-
-#[cfg(feature = "noise")]
-fn set_noise_prologue(c: &mut p2psec_config, prologue: Vec<u8>) -> Result<(), Failure> {
-    let noise = c.config.noise().clone().with_prologue(&prologue);
-    c.config = c.config.clone().with_noise(noise);
-    c.noise_extras.prologue = prologue;
-    Ok(())
-}
-
-#[cfg(not(feature = "noise"))]
-fn set_noise_prologue(c: &mut p2psec_config, prologue: Vec<u8>) -> Result<(), Failure> {
-    let _ = (c, prologue);
-    Err(no_noise())
 }
 
 /// Sets the WebTransport certificate hashes (multihashes) that a Noise responder
@@ -282,7 +299,7 @@ pub unsafe extern "C" fn p2psec_config_set_noise_webtransport_certhashes(
     unsafe {
         edit(config, |c| {
             let hashes = certhashes(hashes, lens, count)?;
-            set_noise_certhashes(c, hashes)
+            edit_noise_extras(c, |e| e.webtransport_certhashes = hashes)
         })
     }
 }
@@ -338,24 +355,6 @@ unsafe fn certhashes(
         out.push(hash.to_vec());
     }
     Ok(out)
-}
-
-#[cfg(feature = "noise")]
-fn set_noise_certhashes(c: &mut p2psec_config, hashes: Vec<Vec<u8>>) -> Result<(), Failure> {
-    let noise = c
-        .config
-        .noise()
-        .clone()
-        .with_webtransport_certhashes(hashes.clone());
-    c.config = c.config.clone().with_noise(noise);
-    c.noise_extras.webtransport_certhashes = hashes;
-    Ok(())
-}
-
-#[cfg(not(feature = "noise"))]
-fn set_noise_certhashes(c: &mut p2psec_config, hashes: Vec<Vec<u8>>) -> Result<(), Failure> {
-    let _ = (c, hashes);
-    Err(no_noise())
 }
 
 /// Our PeerId, as a new handle.
